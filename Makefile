@@ -1,0 +1,46 @@
+# The two entry points of the README: `make demo` and `make test`.
+# Each creates .venv when missing and installs what it needs, with PyTorch pinned to
+# the local CPU build through constraints/cpu.txt (make and CI only).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+CONSTRAINTS := constraints/cpu.txt
+PIP_FLAGS := --disable-pip-version-check -q -c $(CONSTRAINTS)
+
+.PHONY: demo test lint typecheck unit bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --disable-pip-version-check -q --upgrade pip
+
+# Stamps: reinstall only when the project metadata or the pins change.
+$(VENV)/.demo-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP) install $(PIP_FLAGS) -e ".[demo]"
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP) install $(PIP_FLAGS) -e ".[dev]"
+	touch $@
+
+demo: $(VENV)/.demo-installed
+	$(BIN)/infotorch info
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(VENV)/.test-installed
+	$(BIN)/mypy src
+
+unit: $(VENV)/.test-installed
+	$(BIN)/python -m pytest
+
+test: lint typecheck unit
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/bench_classical.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

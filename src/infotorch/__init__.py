@@ -1,0 +1,77 @@
+"""infotorch: information-theoretic measures, losses and diagnostics for PyTorch.
+
+Every public function of the core modules is re-exported here; :mod:`infotorch.nn` holds the
+``nn.Module`` wrappers. The heavier layers (``metrics``, ``monitor``, ``labs``, ``cli``,
+``compat``) load on first attribute access, so ``import infotorch`` costs little more than
+``import torch``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from . import discrete, gaussian, losses, nn
+from ._version import __version__
+from .discrete import (
+    binary_cross_entropy,
+    binary_entropy,
+    conditional_entropy,
+    cross_entropy,
+    entropy,
+    entropy_from_samples,
+    joint_entropy,
+    js_divergence,
+    kl_divergence,
+    mutual_information,
+    mutual_information_from_samples,
+    normalized_mutual_information,
+    normalized_mutual_information_from_samples,
+)
+from .gaussian import gaussian_entropy, kl_normal, kl_to_standard_normal
+from .losses import distillation_loss, label_smoothing_cross_entropy
+
+__all__ = [
+    "__version__",
+    "binary_cross_entropy",
+    "binary_entropy",
+    "conditional_entropy",
+    "cross_entropy",
+    "distillation_loss",
+    "entropy",
+    "entropy_from_samples",
+    "gaussian_entropy",
+    "joint_entropy",
+    "js_divergence",
+    "kl_divergence",
+    "kl_normal",
+    "kl_to_standard_normal",
+    "label_smoothing_cross_entropy",
+    "mutual_information",
+    "mutual_information_from_samples",
+    "normalized_mutual_information",
+    "normalized_mutual_information_from_samples",
+    "nn",
+]
+
+#: Core modules whose public functions are the library's measures (used by ``infotorch info``).
+CORE_MODULES = ("discrete", "gaussian", "losses")
+
+_LAZY = ("metrics", "monitor", "labs", "cli", "compat")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        try:
+            module = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"infotorch.{name} is not part of this version") from None
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'infotorch' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

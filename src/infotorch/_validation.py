@@ -1,0 +1,252 @@
+"""The one place that checks inputs and phrases errors.
+
+Every public function calls these at its boundary. Each check raises :class:`ValueError`
+(bad values, shapes) or :class:`TypeError` (bad types) with one sentence: the argument's name,
+what was expected and what was given, e.g. ``"p must sum to 1 along dim -1 (max deviation
+0.031)"``.
+
+Checks that only read metadata (types, shapes, ``dim``, ``base``, ``reduction``) always run.
+Checks that read values (NaN/Inf, negativity, normalization) run when ``validate=True`` and
+can be switched off in hot loops with ``validate=False``, as ``validate_args`` does in
+:mod:`torch.distributions`; on CUDA they synchronize the device.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "check_base",
+    "check_broadcastable",
+    "check_dim",
+    "check_dims",
+    "check_finite",
+    "check_in_unit_interval",
+    "check_integer_samples",
+    "check_logits",
+    "check_positive",
+    "check_probabilities",
+    "check_reduction",
+    "check_same_shape",
+    "check_symmetric_matrix",
+    "ensure_tensor",
+    "exactly_one",
+    "sum_tolerance",
+]
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, Tensor):
+        return f"a tensor of shape {tuple(x.shape)} and dtype {x.dtype}"
+    return f"{type(x).__name__} {x!r}" if not hasattr(x, "shape") else type(x).__name__
+
+
+def ensure_tensor(x: Any, name: str) -> Tensor:
+    """Refuse anything but a :class:`torch.Tensor` (numpy arrays get a hint)."""
+    if isinstance(x, Tensor):
+        return x
+    hint = " (convert it with torch.as_tensor)" if hasattr(x, "__array__") else ""
+    raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}{hint}")
+
+
+def exactly_one(name_a: str, a: Any, name_b: str, b: Any) -> None:
+    """Exactly one of two alternative arguments must be given."""
+    if (a is None) == (b is None):
+        which = "both" if a is not None else "neither"
+        raise ValueError(f"either {name_a} or {name_b} must be given, but not both (got {which})")
+
+
+def check_dim(x: Tensor, dim: Any, name: str = "dim") -> int:
+    """``dim`` must be an int in ``[-x.ndim, x.ndim)``; returns it unchanged."""
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {_describe(dim)}")
+    if x.ndim == 0:
+        raise ValueError(f"{name}={dim} needs a tensor with at least one dimension, got a scalar")
+    if not -x.ndim <= dim < x.ndim:
+        raise ValueError(
+            f"{name} must be in [{-x.ndim}, {x.ndim - 1}] for a tensor of shape "
+            f"{tuple(x.shape)}, got {dim}"
+        )
+    return int(dim)
+
+
+def check_dims(x: Tensor, dims: Any, name: str = "dims") -> tuple[int, int]:
+    """``dims`` must be two distinct valid dimensions of ``x``; returns them non-negative."""
+    if not isinstance(dims, Sequence) or len(dims) != 2:
+        raise TypeError(f"{name} must be a pair of ints, got {_describe(dims)}")
+    if x.ndim < 2:
+        raise ValueError(
+            f"{name} needs a joint table with at least 2 dimensions, got shape {tuple(x.shape)}"
+        )
+    a = check_dim(x, dims[0], name) % x.ndim
+    b = check_dim(x, dims[1], name) % x.ndim
+    if a == b:
+        raise ValueError(f"{name} must name two different dimensions, got {tuple(dims)}")
+    return a, b
+
+
+def check_finite(x: Tensor, name: str) -> None:
+    """No NaN and no ±Inf anywhere in ``x``."""
+    if x.is_floating_point() or x.is_complex():
+        bad = ~torch.isfinite(x)
+        if bool(bad.any()):
+            n_nan = int(torch.isnan(x).sum())
+            n_inf = int(bad.sum()) - n_nan
+            raise ValueError(
+                f"{name} must be finite, got {n_nan} NaN and {n_inf} infinite value(s)"
+            )
+
+
+def sum_tolerance(dtype: torch.dtype, k: int) -> float:
+    """Tolerance on ``|Σ p − 1|`` for ``k`` probabilities stored in ``dtype``.
+
+    ``max(1e-6, 4 · eps(dtype) · sqrt(k))``: probabilities rounded to ``dtype`` and normalized
+    in it drift by about ``eps · sqrt(k)``; 1e-6 is the floor :mod:`torch.distributions` uses.
+    """
+    eps = torch.finfo(dtype).eps if dtype.is_floating_point else 0.0
+    return max(1e-6, 4.0 * eps * math.sqrt(max(k, 1)))
+
+
+def _dims_text(dim: int | tuple[int, ...]) -> str:
+    return f"dim {dim}" if isinstance(dim, int) else f"dims {tuple(dim)}"
+
+
+def check_probabilities(p: Tensor, name: str, dim: int | tuple[int, ...]) -> None:
+    """Finite, non-negative and summing to 1 along ``dim`` within :func:`sum_tolerance`."""
+    check_finite(p, name)
+    if p.numel() == 0:
+        return
+    if bool((p < 0).any()):
+        raise ValueError(
+            f"{name} must be non-negative probabilities, got a minimum of {float(p.min()):.4g}"
+        )
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    k = 1
+    for d in dims:
+        k *= p.shape[d]
+    total = p.to(torch.float64).sum(dim=dims)
+    deviation = float((total - 1.0).abs().max())
+    if deviation > sum_tolerance(p.dtype, k):
+        raise ValueError(
+            f"{name} must sum to 1 along {_dims_text(dim)} (max deviation {deviation:.3g}); "
+            f"pass logits= for unnormalized scores"
+        )
+
+
+def check_logits(z: Tensor, name: str, dim: int | tuple[int, ...]) -> None:
+    """Logits: no NaN, no +Inf, and at least one entry above -Inf along ``dim``.
+
+    ``-inf`` entries are allowed: they are masked classes with probability exactly 0.
+    """
+    if not z.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {z.dtype}")
+    if z.numel() == 0:
+        return
+    if bool(torch.isnan(z).any()):
+        raise ValueError(f"{name} must not contain NaN, got {int(torch.isnan(z).sum())} NaN(s)")
+    if bool(torch.isposinf(z).any()):
+        raise ValueError(f"{name} must not contain +inf (-inf masks a class; +inf is undefined)")
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    alive = torch.isfinite(z).to(torch.int32).sum(dim=dims)
+    if bool((alive == 0).any()):
+        raise ValueError(
+            f"{name} must have at least one finite entry along {_dims_text(dim)}, "
+            f"got a slice that is all -inf"
+        )
+
+
+def check_in_unit_interval(x: Tensor, name: str) -> None:
+    """Finite values in ``[0, 1]`` (Bernoulli probabilities, soft binary targets)."""
+    check_finite(x, name)
+    if x.numel() and bool(((x < 0) | (x > 1)).any()):
+        raise ValueError(
+            f"{name} must lie in [0, 1], got values in [{float(x.min()):.4g}, {float(x.max()):.4g}]"
+        )
+
+
+def check_positive(x: Tensor, name: str) -> None:
+    """Finite and strictly positive everywhere."""
+    check_finite(x, name)
+    if x.numel() and bool((x <= 0).any()):
+        raise ValueError(f"{name} must be positive, got a minimum of {float(x.min()):.4g}")
+
+
+def check_base(base: Any) -> float:
+    """``base`` is ``"e"``/``None``/``math.e`` or any finite float > 0 other than 1.
+
+    Returns ``ln(base)``, the divisor that converts nats to the unit of ``base``.
+    """
+    if base is None or (isinstance(base, str) and base == "e"):
+        return 1.0
+    if isinstance(base, bool) or not isinstance(base, numbers.Real):
+        raise TypeError(f"base must be 'e' or a positive number other than 1, got {base!r}")
+    b = float(base)
+    if not math.isfinite(b) or b <= 0 or b == 1.0:
+        raise ValueError(f"base must be 'e' or a positive number other than 1, got {base!r}")
+    return 1.0 if b == math.e else math.log(b)
+
+
+def check_reduction(reduction: Any, allowed: Sequence[str] = REDUCTIONS) -> str:
+    """``reduction`` is one of ``allowed``."""
+    if not isinstance(reduction, str) or reduction not in allowed:
+        options = " | ".join(repr(a) for a in allowed)
+        raise ValueError(f"reduction must be one of {options}, got {reduction!r}")
+    return reduction
+
+
+def check_broadcastable(a: Tensor, b: Tensor, name_a: str, name_b: str) -> tuple[int, ...]:
+    """Shapes of ``a`` and ``b`` broadcast together; returns the broadcast shape."""
+    try:
+        return tuple(torch.broadcast_shapes(a.shape, b.shape))
+    except RuntimeError:
+        raise ValueError(
+            f"{name_a} and {name_b} must have broadcastable shapes, "
+            f"got {tuple(a.shape)} and {tuple(b.shape)}"
+        ) from None
+
+
+def check_same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
+    """``a`` and ``b`` have exactly the same shape."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, "
+            f"got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+
+
+def check_integer_samples(x: Tensor, name: str) -> None:
+    """Integer-coded (or bool) samples with at least one observation along the last dim."""
+    if x.is_floating_point() or x.is_complex():
+        raise TypeError(
+            f"{name} must hold integer codes (an integer or bool tensor), got dtype {x.dtype}; "
+            f"bin continuous values first (e.g. torch.bucketize)"
+        )
+    if x.ndim == 0 or x.shape[-1] == 0:
+        raise ValueError(
+            f"{name} must hold at least one sample along its last dimension, "
+            f"got shape {tuple(x.shape)}"
+        )
+
+
+def check_symmetric_matrix(m: Tensor, name: str) -> None:
+    """Square in its last two dimensions and symmetric to a dtype-aware tolerance."""
+    if m.ndim < 2 or m.shape[-1] != m.shape[-2]:
+        raise ValueError(
+            f"{name} must be a (..., d, d) matrix, got shape {tuple(m.shape)}"
+        )
+    check_finite(m, name)
+    if m.numel() == 0:
+        return
+    scale = float(m.abs().amax()) or 1.0
+    asym = float((m - m.transpose(-1, -2)).abs().amax())
+    tol = 100 * torch.finfo(m.dtype).eps * scale if m.is_floating_point() else 0.0
+    if asym > tol:
+        raise ValueError(f"{name} must be symmetric, got a max asymmetry of {asym:.3g}")

@@ -1,0 +1,753 @@
+r"""Discrete measures: entropy, cross-entropy, KL and JS divergences, mutual information.
+
+Every function takes tensors of any batch shape, reduces along ``dim`` (or the pair ``dims``
+of a joint table), reports in the unit of ``base`` (nats by default; ``base=2`` gives bits),
+and accepts either probabilities (first positional argument) or logits / log-probabilities
+(keyword ``logits=``, ``p_logits=``, ``q_logits=``), never both. ``reduction`` ("none" |
+"mean" | "sum") then reduces over the remaining batch dimensions.
+
+Conventions (those of :func:`scipy.special.rel_entr`): ``0 · log 0 = 0`` and
+``0 · log(0/q) = 0``; ``p · log(p/0) = +inf`` for ``p > 0``. Gradients are finite wherever the
+value is: the derivative of an entry with probability exactly 0 is taken as 0 (the convention
+of :func:`torch.xlogy`), since the one-sided derivative of ``-p log p`` there is ``+inf``.
+Logits may contain ``-inf`` (masked classes, probability exactly 0).
+
+Half-precision inputs compute in float32 and return their own dtype.
+
+References
+----------
+.. [1] T. M. Cover and J. A. Thomas, *Elements of Information Theory*, 2nd ed., Wiley, 2006.
+       https://doi.org/10.1002/047174882X
+.. [2] J. Lin, "Divergence measures based on the Shannon entropy", IEEE Trans. Inf. Theory
+       37(1), 1991. https://doi.org/10.1109/18.61115
+.. [3] G. A. Miller, "Note on the bias of information estimates", in *Information Theory in
+       Psychology*, 1955, pp. 95-100.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from . import _numerics as nx
+from . import _validation as v
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_entropy",
+    "conditional_entropy",
+    "cross_entropy",
+    "entropy",
+    "entropy_from_samples",
+    "joint_entropy",
+    "js_divergence",
+    "kl_divergence",
+    "mutual_information",
+    "mutual_information_from_samples",
+    "normalized_mutual_information",
+    "normalized_mutual_information_from_samples",
+]
+
+_AVERAGES = ("arithmetic", "geometric", "min", "max")
+_BIAS_CORRECTIONS = (None, "miller-madow")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _distribution(
+    p: Any,
+    logits: Any,
+    dim: Any,
+    name_p: str,
+    name_logits: str,
+    validate: bool,
+) -> tuple[Tensor, Tensor, torch.dtype]:
+    """Validate one distribution given either way; return ``(p, log p, output dtype)``."""
+    v.exactly_one(name_p, p, name_logits, logits)
+    given = v.ensure_tensor(p if p is not None else logits, name_p if p is not None else name_logits)
+    if isinstance(dim, (tuple, list)):
+        dim = v.check_dims(given, dim, "dims")
+    else:
+        v.check_dim(given, dim)
+    if validate:
+        if p is not None:
+            v.check_probabilities(given, name_p, dim)
+        else:
+            v.check_logits(given, name_logits, dim)
+    elif logits is not None and not given.is_floating_point():
+        raise TypeError(f"{name_logits} must be a floating-point tensor, got dtype {given.dtype}")
+    out_dtype = nx.result_dtype(given.dtype)
+    x = given.to(nx.compute_dtype(given.dtype))
+    if p is not None:
+        prob, log_prob = nx.log_prob_pair(x, None, dim)
+    else:
+        prob, log_prob = nx.log_prob_pair(None, x, dim)
+    return prob, log_prob, out_dtype
+
+
+def _finish(value: Tensor, log_base: float, reduction: str, out_dtype: torch.dtype) -> Tensor:
+    return nx.reduce(nx.to_base(value, log_base), reduction).to(out_dtype)
+
+
+def _kl_terms(p: Tensor, log_p: Tensor, log_q: Tensor) -> Tensor:
+    """Elementwise ``p · (log p − log q)`` with 0 where ``p = 0`` (and +inf where q = 0 < p)."""
+    positive = p > 0
+    diff = torch.where(positive, log_p - log_q, torch.zeros_like(log_p))
+    return p * diff
+
+
+def _safe_log(x: Tensor) -> Tensor:
+    """``log x`` with ``-inf`` at 0 and a zero (not infinite) gradient there."""
+    return nx.log_prob_pair(x, None, -1)[1]
+
+
+def _log_mixture(log_p: Tensor, log_q: Tensor, w_p: float, w_q: float) -> Tensor:
+    """``log(w_p · p + w_q · q)`` in log space; ``-inf`` (with zero gradient) where both vanish."""
+    a = log_p + (math.log(w_p) if w_p > 0 else -math.inf)
+    b = log_q + (math.log(w_q) if w_q > 0 else -math.inf)
+    dead = torch.isneginf(a) & torch.isneginf(b)
+    zero = torch.zeros_like(a)
+    mixed = torch.logaddexp(torch.where(dead, zero, a), torch.where(dead, zero, b))
+    return torch.where(dead, torch.full_like(a, -math.inf), mixed)
+
+
+def _to_last_two(t: Tensor, dims: tuple[int, int]) -> Tensor:
+    return t.movedim(dims, (-2, -1))
+
+
+# --------------------------------------------------------------------------- entropy
+
+
+def entropy(
+    p: Tensor | None = None,
+    dim: int = -1,
+    *,
+    logits: Tensor | None = None,
+    base: float | str | None = math.e,
+    reduction: str = "none",
+    validate: bool = True,
+) -> Tensor:
+    r"""Shannon entropy :math:`H(p) = -\sum_k p_k \log p_k` along ``dim``.
+
+    Parameters
+    ----------
+    p : Tensor, optional
+        Probabilities, non-negative and summing to 1 along ``dim``.
+    dim : int
+        The dimension holding the outcomes.
+    logits : Tensor, optional
+        Unnormalized log-probabilities instead of ``p`` (``p = softmax(logits, dim)``);
+        computed in log space, ``-inf`` entries are outcomes of probability 0.
+    base : float or "e"
+        Unit of the result: ``math.e`` (nats, default), 2 (bits), 10 (hartleys), any float > 0.
+    reduction : {"none", "mean", "sum"}
+        Reduction over the batch dimensions left after summing over ``dim``.
+    validate : bool
+        Check values (finite, non-negative, normalized); ``False`` skips the checks.
+
+    Returns
+    -------
+    Tensor
+        ``p.shape`` without ``dim`` (for ``reduction="none"``), in the input's dtype.
+
+    Notes
+    -----
+    :math:`0 \le H(p) \le \log K` for ``K`` outcomes, with equality on the left iff ``p`` is
+    one-hot and on the right iff ``p`` is uniform [1]_.
+
+    Examples
+    --------
+    >>> import torch, math, infotorch
+    >>> infotorch.entropy(torch.full((4,), 0.25), base=2)
+    tensor(2.)
+    >>> p = torch.tensor([0.5, 0.5, 0.0])
+    >>> math.isclose(infotorch.entropy(p).item(), math.log(2), rel_tol=1e-7)   # 0 · log 0 = 0
+    True
+    >>> z = torch.tensor([[0.0, 1.0, 2.0]])
+    >>> torch.allclose(infotorch.entropy(logits=z), infotorch.entropy(z.softmax(-1)))
+    True
+    """
+    log_base = v.check_base(base)
+    reduction = v.check_reduction(reduction)
+    prob, log_prob, out = _distribution(p, logits, dim, "p", "logits", validate)
+    value = -nx.mul_log(prob, log_prob).sum(dim)
+    return _finish(value, log_base, reduction, out)
+
+
+def binary_entropy(
+    p: Tensor | None = None,
+    *,
+    logits: Tensor | None = None,
+    base: float | str | None = math.e,
+    reduction: str = "none",
+    validate: bool = True,
+) -> Tensor:
+    r"""Entropy of Bernoulli variables, :math:`-p \log p - (1 - p) \log(1 - p)`, elementwise.
+
+    ``logits`` gives ``p = sigmoid(logits)`` and computes in log space
+    (:math:`\log p = -\mathrm{softplus}(-z)`), exact for large ``|z|``.
+
+    Examples
+    --------
+    >>> import torch, infotorch
+    >>> infotorch.binary_entropy(torch.tensor([0.0, 0.5, 1.0]), base=2)
+    tensor([0., 1., 0.])
+    """
+    log_base = v.check_base(base)
+    reduction = v.check_reduction(reduction)
+    v.exactly_one("p", p, "logits", logits)
+    if p is not None:
+        p = v.ensure_tensor(p, "p")
+        if validate:
+            v.check_in_unit_interval(p, "p")
+        out = nx.result_dtype(p.dtype)
+        x = p.to(nx.compute_dtype(p.dtype))
+        value = -(nx.xlogy(x, x) + nx.xlogy(1 - x, 1 - x))
+    else:
+        z = v.ensure_tensor(logits, "logits")
+        if validate:
+            if not z.is_floating_point():
+                raise TypeError(f"logits must be a floating-point tensor, got dtype {z.dtype}")
+            v.check_finite(z, "logits")
+        out = nx.result_dtype(z.dtype)
+        x = z.to(nx.compute_dtype(z.dtype))
+        # H = softplus(z) - z·sigmoid(z) = sigmoid(z)·softplus(-z) + sigmoid(-z)·softplus(z)
+        value = torch.sigmoid(x) * nx.softplus(-x) + torch.sigmoid(-x) * nx.softplus(x)
+    return _finish(value, log_base, reduction, out)
+
+
+def joint_entropy(
+    joint: Tensor | None = None,
+    dims: tuple[int, int] = (-2, -1),
+    *,
+    logits: Tensor | None = None,
+    base: float | str | None = math.e,
+    reduction: str = "none",
+    validate: bool = True,
+) -> Tensor:
+    r"""Joint entropy :math:`H(X, Y) = -\sum_{x,y} p(x, y) \log p(x, y)` of a joint table.
+
+    ``joint`` holds :math:`p(x, y)` with X along ``dims[0]`` and Y along ``dims[1]``; it sums
+    to 1 over both. ``logits`` are normalized jointly over both dimensions. Other dimensions
+    are batch dimensions.
+
+    Examples
+    --------
+    >>> import torch, infotorch
+    >>> infotorch.joint_entropy(torch.full((2, 4), 1 / 8), base=2)
+    tensor(3.)
+    """
+    log_base = v.check_base(base)
+    reduction = v.check_reduction(reduction)
+    prob, log_prob, out = _distribution(joint, logits, dims, "joint", "logits", validate)
+    a, b = v.check_dims(prob, dims)
+    value = -nx.mul_log(prob, log_prob).sum(dim=(a, b))
+    return _finish(value, log_base, reduction, out)
+
+
+def _joint_parts(
+    joint: Tensor | None, logits: Tensor | None, dims: Any, validate: bool
+) -> tuple[Tensor, Tensor, Tensor, Tensor, torch.dtype]:
+    """``(p(x,y), log p(x,y), log p(x), log p(y), dtype)`` with X, Y moved to the last two dims."""
+    prob, log_prob, out = _distribution(joint, logits, dims, "joint", "logits", validate)
+    a, b = v.check_dims(prob, dims)
+    prob = _to_last_two(prob, (a, b))
+    log_prob = _to_last_two(log_prob, (a, b))
+    if logits is not None:
+        log_px = torch.logsumexp(log_prob, dim=-1, keepdim=True)
+        log_py = torch.logsumexp(log_prob, dim=-2, keepdim=True)
+    else:
+        log_px = _safe_log(prob.sum(dim=-1, keepdim=True))
+        log_py = _safe_log(prob.sum(dim=-2, keepdim=True))
+    return prob, log_prob, log_px, log_py, out
+
+
+def conditional_entropy(
+    joint: Tensor | None = None,
+    dims: tuple[int, int] = (-2, -1),
+    *,
+    logits: Tensor | None = None,
+    base: float | str | None = math.e,
+    reduction: str = "none",
+    validate: bool = True,
+) -> Tensor:
+    r"""Conditional entropy :math:`H(Y \mid X) = -\sum_{x,y} p(x,y) \log p(y \mid x)`.
+
+    X runs along ``dims[0]``, Y along ``dims[1]``. Computed term by term as
+    :math:`p(x,y)\,[\log p(x) - \log p(x,y)] \ge 0`, so the result is never negative, unlike the
+    difference :math:`H(X,Y) - H(X)` it equals (the chain rule [1]_).
+
+    Examples
+    --------
+    >>> import torch, infotorch
+    >>> pxy = torch.tensor([[0.25, 0.25], [0.5, 0.0]])
+    >>> h = infotorch.conditional_entropy(pxy)
+    >>> hx = infotorch.entropy(pxy.sum(-1))
+    >>> torch.allclose(infotorch.joint_entropy(pxy), hx + h)   # chain rule
+    True
+    """
+    log_base = v.check_base(base)
+    reduction = v.check_reduction(reduction)
+    prob, log_prob, log_px, _, out = _joint_parts(joint, logits, dims, validate)
+    value = _kl_terms(prob, log_px, log_prob).sum(dim=(-2, -1))
+    return _finish(value, log_base, reduction, out)
+
+
+def mutual_information(
+    joint: Tensor | None = None,
+    dims: tuple[int, int] = (-2, -1),
+    *,
+    logits: Tensor | None = None,
+    base: float | str | None = math.e,
+    reduction: str = "none",
+    validate: bool = True,
+) -> Tensor:
+    r"""Mutual information of a joint table, :math:`I(X;Y) = \mathrm{KL}(p(x,y) \,\|\, p(x)p(y))`.
+
+    Equal to :math:`H(X) + H(Y) - H(X,Y)` [1]_, non-negative, zero iff X and Y are independent.
+    It is computed directly as :math:`\sum p(x,y) \log \frac{p(x,y)}{p(x)p(y)}`; rounding can
+    leave it a few ulp below 0 for independent tables. Differentiable in ``joint``/``logits``.
+
+    Examples
+    --------
+    >>> import torch, infotorch
+    >>> infotorch.mutual_information(torch.eye(2) / 2, base=2)   # a perfect copy: 1 bit
+    tensor(1.)
+    >>> infotorch.mutual_information(torch.full((2, 3), 1 / 6)).abs() < 1e-7   # independent
+    tensor(True)
+    """
+    log_base = v.check_base(base)
+    reduction = v.check_reduction(reduction)
+    prob, log_prob, log_px, log_py, out = _joint_parts(joint, logits, dims, validate)
+    value = _kl_terms(prob, log_prob, log_px + log_py).sum(dim=(-2, -1))
+    return _finish(value, log_base, reduction, out)
+
+
+def _nmi_from(
+    mi: Tensor, hx: Tensor, hy: Tensor, average: str
+) -> Tensor:
+    if average == "arithmetic":
+        denom = 0.5 * (hx + hy)
+    elif average == "geometric":
+        denom = torch.sqrt(hx * hy)
+    elif average == "min":
+        denom = torch.minimum(hx, hy)
+    else:
+        denom = torch.maximum(hx, hy)
+    positive = denom > 0
+    ratio = mi / torch.where(positive, denom, torch.ones_like(denom))
+    both_zero = (hx == 0) & (hy == 0)
+    limit = torch.where(both_zero, torch.ones_like(mi), torch.zeros_like(mi))
+    return torch.where(positive, ratio, limit)
+
+
+def normalized_mutual_information(
+    joint: Tensor | None = None,
+    dims: tuple[int, int] = (-2, -1),
+    *,
+    logits: Tensor | None = None,
+    average: str = "arithmetic",
+    reduction: str = "none",
+    validate: bool = True,
+) -> Tensor:
+    r"""Normalized mutual information :math:`I(X;Y) / \mathrm{avg}(H(X), H(Y))`, in [0, 1].
+
+    ``average`` is "arithmetic" (default, as :func:`sklearn.metrics.normalized_mutual_info_score`),
+    "geometric", "min" or "max". Unit-free. Limits as scikit-learn defines them: 1 when both
+    variables are constant (a perfect match), 0 when only the normalizer vanishes.
+
+    Examples
+    --------
+    >>> import torch, infotorch
+    >>> infotorch.normalized_mutual_information(torch.eye(3) / 3)
+    tensor(1.)
+    """
+    if average not in _AVERAGES:
+        raise ValueError(f"average must be one of {_AVERAGES}, got {average!r}")
+    reduction = v.check_reduction(reduction)
+    prob, log_prob, log_px, log_py, out = _joint_parts(joint, logits, dims, validate)
+    mi = _kl_terms(prob, log_prob, log_px + log_py).sum(dim=(-2, -1))
+    hx = -nx.mul_log(log_px.exp(), log_px).sum(dim=(-2, -1))
+    hy = -nx.mul_log(log_py.exp(), log_py).sum(dim=(-2, -1))
+    return _finish(_nmi_from(mi, hx, hy, average), 1.0, reduction, out)
+
+
+# --------------------------------------------------------------------------- cross-entropy
+
+
+def cross_entropy(
+    p: Tensor | None = None,
+    q: Tensor | None = None,
+    dim: int = -1,
+    *,
+    p_logits: Tensor | None = None,
+    q_logits: Tensor | None = None,
+    base: float | str | None = math.e,
+    reduction: str = "none",
+    validate: bool = True,
+) -> Tensor:
+    r"""Cross-entropy :math:`H(p, q) = -\sum_k p_k \log q_k` along ``dim``.
+
+    ``p`` is the reference (target) distribution, ``q`` the model's. Each is given as
+    probabilities or as logits (``p_logits=``, ``q_logits=``); shapes broadcast.
+    :math:`H(p, q) = H(p) + \mathrm{KL}(p \| q)` [1]_. With ``q_logits`` and ``p`` the soft
+    targets this equals ``torch.nn.functional.cross_entropy(q_logits, p, reduction="none")``
+    for classes along ``dim``. ``+inf`` where ``q_k = 0 < p_k``.
+
+    Examples
+    --------
+    >>> import torch, infotorch
+    >>> p = torch.tensor([0.2, 0.8]); q = torch.tensor([0.5, 0.5])
+    >>> torch.allclose(infotorch.cross_entropy(p, q),
+    ...                infotorch.entropy(p) + infotorch.kl_divergence(p, q))
+    True
+    """
+    log_base = v.check_base(base)
+    reduction = v.check_reduction(reduction)
+    pp, _, out_p = _distribution(p, p_logits, dim, "p", "p_logits", validate)
+    _, log_q, out_q = _distribution(q, q_logits, dim, "q", "q_logits", validate)
+    v.check_broadcastable(pp, log_q, "p", "q")
+    pp, log_q = _common(pp, log_q)
+    value = -nx.mul_log(pp, log_q).sum(dim)
+    return _finish(value, log_base, reduction, torch.promote_types(out_p, out_q))
+
+
+def _common(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    dt = torch.promote_types(a.dtype, b.dtype)
+    return a.to(dt), b.to(dt)
+
+
+def binary_cross_entropy(
+    p: Tensor | None = None,
+    target: Tensor | None = None,
+    *,
+    logits: Tensor | None = None,
+    weight: Tensor | None = None,
+    pos_weight: Tensor | None = None,
+    base: float | str | None = math.e,
+    reduction: str = "mean",
+    validate: bool = True,
+) -> Tensor:
+    r"""Binary cross-entropy :math:`-[\,w_+ y \log p + (1 - y) \log(1 - p)\,]`, elementwise.
+
+    Give the predicted probabilities ``p`` or the ``logits`` (``p = sigmoid(logits)``, computed
+    as ``w_+·y·softplus(-z) + (1-y)·softplus(z)``, exact for any ``|z|``; prefer it for
+    training). ``target`` holds labels or soft labels in [0, 1]. ``weight`` rescales each
+    element, ``pos_weight`` (:math:`w_+`) the positive term, as in
+    :func:`torch.nn.functional.binary_cross_entropy_with_logits`. Unlike
+    :func:`torch.nn.functional.binary_cross_entropy`, the probability form does not clamp
+    ``log`` at -100: a target of probability 0 costs ``+inf``.
+
+    Examples
+    --------
+    >>> import torch, infotorch
+    >>> z = torch.tensor([-1.0, 2.0]); y = torch.tensor([0.0, 1.0])
+    >>> torch.allclose(infotorch.binary_cross_entropy(logits=z, target=y),
+    ...                infotorch.binary_cross_entropy(torch.sigmoid(z), y))
+    True
+    """
+    log_base = v.check_base(base)
+    reduction = v.check_reduction(reduction)
+    v.exactly_one("p", p, "logits", logits)
+    if target is None:
+        raise TypeError("binary_cross_entropy() missing the required argument target")
+    target = v.ensure_tensor(target, "target")
+    given = v.ensure_tensor(p if p is not None else logits, "p" if p is not None else "logits")
+    v.check_broadcastable(given, target, "p" if p is not None else "logits", "target")
+    if validate:
+        v.check_in_unit_interval(target, "target")
+        if p is not None:
+            v.check_in_unit_interval(given, "p")
+        else:
+            if not given.is_floating_point():
+                raise TypeError(f"logits must be a floating-point tensor, got dtype {given.dtype}")
+            v.check_finite(given, "logits")
+    dt = nx.compute_dtype(given.dtype, target.dtype)
+    out = nx.result_dtype(given.dtype)
+    x, y = given.to(dt), target.to(dt)
+    if p is not None:
+        log_p, log_1mp = _safe_log(x), _safe_log1m(x)
+    else:
+        log_p, log_1mp = -nx.softplus(-x), -nx.softplus(x)
+    pos = nx.mul_log(y, log_p)
+    if pos_weight is not None:
+        pos = pos * v.ensure_tensor(pos_weight, "pos_weight").to(dt)
+    value = -(pos + nx.mul_log(1 - y, log_1mp))
+    if weight is not None:
+        value = value * v.ensure_tensor(weight, "weight").to(dt)
+    return _finish(value, log_base, reduction, out)
+
+
+def _safe_log1m(x: Tensor) -> Tensor:
+    """``log(1 − x)`` via ``log1p``; ``-inf`` with zero gradient at ``x = 1``."""
+    inside = x < 1
+    safe = torch.where(inside, x, torch.zeros_like(x))
+    return torch.where(inside, torch.log1p(-safe), torch.full_like(x, -math.inf))
+
+
+# --------------------------------------------------------------------------- divergences
+
+
+def kl_divergence(
+    p: Tensor | None = None,
+    q: Tensor | None = None,
+    dim: int = -1,
+    *,
+    p_logits: Tensor | None = None,
+    q_logits: Tensor | None = None,
+    base: float | str | None = math.e,
+    reduction: str = "none",
+    validate: bool = True,
+) -> Tensor:
+    r"""Kullback-Leibler divergence :math:`\mathrm{KL}(p \| q) = \sum_k p_k \log(p_k / q_k)`.
+
+    Argument order as in the formula: ``p`` is the reference, ``q`` the approximation (the
+    reverse of :func:`torch.nn.functional.kl_div`, which takes ``(log q, p)``). Each is given
+    as probabilities or logits; shapes broadcast. Elementwise as :func:`scipy.special.rel_entr`:
+    0 where ``p_k = 0``, ``+inf`` where ``q_k = 0 < p_k``. :math:`\mathrm{KL} \ge 0`, with
+    equality iff ``p = q`` [1]_; rounding may leave a few ulp below 0 when ``p ≈ q``.
+    ``reduction="mean"`` averages the per-distribution divergences, the true batch mean
+    (``kl_div``'s ``"batchmean"``), not the mean over elements.
+
+    Examples
+    --------
+    >>> import torch, infotorch
+    >>> p = torch.tensor([0.5, 0.5]); q = torch.tensor([0.9, 0.1])
+    >>> kl = infotorch.kl_divergence(p, q)
+    >>> torch.allclose(kl, infotorch.cross_entropy(p, q) - infotorch.entropy(p))
+    True
+    >>> infotorch.kl_divergence(p, p)
+    tensor(0.)
+    """
+    log_base = v.check_base(base)
+    reduction = v.check_reduction(reduction)
+    pp, log_p, out_p = _distribution(p, p_logits, dim, "p", "p_logits", validate)
+    _, log_q, out_q = _distribution(q, q_logits, dim, "q", "q_logits", validate)
+    v.check_broadcastable(pp, log_q, "p", "q")
+    dt = torch.promote_types(pp.dtype, log_q.dtype)
+    value = _kl_terms(pp.to(dt), log_p.to(dt), log_q.to(dt)).sum(dim)
+    return _finish(value, log_base, reduction, torch.promote_types(out_p, out_q))
+
+
+def js_divergence(
+    p: Tensor | None = None,
+    q: Tensor | None = None,
+    dim: int = -1,
+    *,
+    p_logits: Tensor | None = None,
+    q_logits: Tensor | None = None,
+    weights: tuple[float, float] = (0.5, 0.5),
+    base: float | str | None = math.e,
+    reduction: str = "none",
+    validate: bool = True,
+) -> Tensor:
+    r"""Jensen-Shannon divergence :math:`w_1 \mathrm{KL}(p \| m) + w_2 \mathrm{KL}(q \| m)`.
+
+    With :math:`m = w_1 p + w_2 q` computed in log space (``logaddexp``). Symmetric for equal
+    weights, bounded by :math:`H(w) \le \log 2` (1 bit) [2]_, finite even where supports
+    differ. Note that :func:`scipy.spatial.distance.jensenshannon` returns the *square root*
+    (the JS distance, a metric); this returns the divergence.
+
+    Examples
+    --------
+    >>> import torch, infotorch
+    >>> p = torch.tensor([1.0, 0.0]); q = torch.tensor([0.0, 1.0])
+    >>> infotorch.js_divergence(p, q, base=2)   # disjoint supports: the maximum, 1 bit
+    tensor(1.)
+    """
+    log_base = v.check_base(base)
+    reduction = v.check_reduction(reduction)
+    w_p, w_q = _check_weights(weights)
+    pp, log_p, out_p = _distribution(p, p_logits, dim, "p", "p_logits", validate)
+    qq, log_q, out_q = _distribution(q, q_logits, dim, "q", "q_logits", validate)
+    v.check_broadcastable(pp, qq, "p", "q")
+    dt = torch.promote_types(pp.dtype, qq.dtype)
+    pp, log_p, qq, log_q = pp.to(dt), log_p.to(dt), qq.to(dt), log_q.to(dt)
+    log_m = _log_mixture(log_p, log_q, w_p, w_q)
+    # A zero-weight term is skipped, not multiplied: its KL to m may be +inf (0 · inf = nan).
+    value = torch.zeros((), dtype=dt, device=pp.device)
+    if w_p > 0:
+        value = value + w_p * _kl_terms(pp, log_p, log_m).sum(dim)
+    if w_q > 0:
+        value = value + w_q * _kl_terms(qq, log_q, log_m).sum(dim)
+    return _finish(value, log_base, reduction, torch.promote_types(out_p, out_q))
+
+
+def _check_weights(weights: Any) -> tuple[float, float]:
+    try:
+        w_p, w_q = (float(w) for w in weights)
+    except (TypeError, ValueError):
+        raise TypeError(f"weights must be a pair of floats, got {weights!r}") from None
+    if not (w_p >= 0 and w_q >= 0 and abs(w_p + w_q - 1.0) <= 1e-9):
+        raise ValueError(f"weights must be two non-negative numbers summing to 1, got {weights!r}")
+    return w_p, w_q
+
+
+# --------------------------------------------------------------------------- from samples
+
+
+def _codes(x: Tensor) -> tuple[Tensor, int]:
+    """Dense codes ``0..K-1`` for arbitrary integer values, and ``K``."""
+    uniq, inverse = torch.unique(x, return_inverse=True)
+    return inverse, int(uniq.numel())
+
+
+def _cell_counts(codes: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-sample count of the sample's cell, and the number of occupied cells per row.
+
+    ``codes`` is ``(B, n)`` with codes already offset per row so rows never share a cell.
+    """
+    _, inverse, counts = torch.unique(codes, return_inverse=True, return_counts=True)
+    return counts[inverse], counts
+
+
+def _occupied_per_row(codes: Tensor, cells_per_row: int) -> Tensor:
+    uniq = torch.unique(codes)
+    rows = torch.div(uniq, cells_per_row, rounding_mode="floor")
+    return torch.bincount(rows, minlength=codes.shape[0])
+
+
+def _samples_setup(x: Any, name: str) -> Tensor:
+    x = v.ensure_tensor(x, name)
+    v.check_integer_samples(x, name)
+    return x
+
+
+def entropy_from_samples(
+    x: Tensor,
+    *,
+    bias_correction: str | None = None,
+    base: float | str | None = math.e,
+    reduction: str = "none",
+) -> Tensor:
+    r"""Plug-in entropy of integer-coded samples along the last dimension.
+
+    :math:`\hat H = -\sum_k \hat p_k \log \hat p_k` with :math:`\hat p_k = n_k / n`. The
+    plug-in estimate is biased low by about :math:`(m - 1)/(2n)` for ``m`` occupied bins;
+    ``bias_correction="miller-madow"`` adds that term [3]_. Codes may be any integers
+    (they are relabelled); leading dimensions are independent batches.
+
+    Examples
+    --------
+    >>> import torch, infotorch
+    >>> infotorch.entropy_from_samples(torch.tensor([0, 1, 2, 3]), base=2)
+    tensor(2.)
+    """
+    log_base = v.check_base(base)
+    reduction = v.check_reduction(reduction)
+    if bias_correction not in _BIAS_CORRECTIONS:
+        raise ValueError(f"bias_correction must be None or 'miller-madow', got {bias_correction!r}")
+    x = _samples_setup(x, "x")
+    value = _entropy_samples64(x, bias_correction)
+    return _finish(value, log_base, reduction, torch.get_default_dtype())
+
+
+def _entropy_samples64(x: Tensor, bias_correction: str | None) -> Tensor:
+    """Plug-in (or Miller-Madow) entropy in nats, float64, shape ``x.shape[:-1]``."""
+    batch, n = x.shape[:-1], x.shape[-1]
+    cx, kx = _codes(x.reshape(-1, n))
+    rows = torch.arange(cx.shape[0], device=x.device).unsqueeze(-1)
+    cx = cx + rows * kx
+    count, _ = _cell_counts(cx)
+    value = -(count.to(torch.float64) / n).log().mean(-1)
+    if bias_correction == "miller-madow":
+        m = _occupied_per_row(cx, kx).to(torch.float64)
+        value = value + (m - 1) / (2 * n)
+    return value.reshape(batch)
+
+
+def mutual_information_from_samples(
+    x: Tensor,
+    y: Tensor,
+    *,
+    bias_correction: str | None = None,
+    base: float | str | None = math.e,
+    reduction: str = "none",
+) -> Tensor:
+    r"""Plug-in mutual information of paired integer-coded samples along the last dimension.
+
+    :math:`\hat I = \frac1n \sum_i \log \frac{n \, n_{x_i y_i}}{n_{x_i} n_{y_i}}`, the mutual
+    information of the empirical joint table (as :func:`sklearn.metrics.mutual_info_score`),
+    computed from the occupied cells only (memory O(n), whatever the number of categories).
+    The plug-in estimate is biased upward; ``bias_correction="miller-madow"`` subtracts
+    :math:`(m_{xy} - m_x - m_y + 1)/(2n)` with ``m`` the occupied cells of each table [3]_.
+    The plug-in value is clipped at 0 (rounding only); the corrected one is not (a negative
+    value means "no detectable dependence").
+
+    Examples
+    --------
+    >>> import torch, infotorch
+    >>> x = torch.tensor([0, 0, 1, 1]); y = torch.tensor([5, 5, 7, 7])
+    >>> infotorch.mutual_information_from_samples(x, y, base=2)
+    tensor(1.)
+    """
+    log_base = v.check_base(base)
+    reduction = v.check_reduction(reduction)
+    if bias_correction not in _BIAS_CORRECTIONS:
+        raise ValueError(f"bias_correction must be None or 'miller-madow', got {bias_correction!r}")
+    x = _samples_setup(x, "x")
+    y = _samples_setup(y, "y")
+    v.check_same_shape(x, y, "x", "y")
+    if x.device != y.device:
+        raise ValueError(f"x and y must be on the same device, got {x.device} and {y.device}")
+    value = _mi_samples64(x, y, bias_correction)
+    return _finish(value, log_base, reduction, torch.get_default_dtype())
+
+
+def _mi_samples64(x: Tensor, y: Tensor, bias_correction: str | None) -> Tensor:
+    """Plug-in (or Miller-Madow) mutual information in nats, float64, shape ``x.shape[:-1]``."""
+    batch, n = x.shape[:-1], x.shape[-1]
+    cx, kx = _codes(x.reshape(-1, n))
+    cy, ky = _codes(y.reshape(-1, n))
+    rows = torch.arange(cx.shape[0], device=x.device).unsqueeze(-1)
+    cxy = rows * (kx * ky) + cx * ky + cy
+    cx = cx + rows * kx
+    cy = cy + rows * ky
+    nx_, _ = _cell_counts(cx)
+    ny_, _ = _cell_counts(cy)
+    nxy, _ = _cell_counts(cxy)
+    ratio = (nxy.to(torch.float64) * n) / (nx_.to(torch.float64) * ny_.to(torch.float64))
+    value = ratio.log().mean(-1)
+    if bias_correction == "miller-madow":
+        mx = _occupied_per_row(cx, kx)
+        my = _occupied_per_row(cy, ky)
+        mxy = _occupied_per_row(cxy, kx * ky)
+        value = value - (mxy - mx - my + 1).to(torch.float64) / (2 * n)
+    else:
+        value = value.clamp_min(0.0)
+    return value.reshape(batch)
+
+
+def normalized_mutual_information_from_samples(
+    x: Tensor,
+    y: Tensor,
+    *,
+    average: str = "arithmetic",
+    reduction: str = "none",
+) -> Tensor:
+    r"""Normalized mutual information of paired integer-coded samples (last dimension).
+
+    The same number as :func:`sklearn.metrics.normalized_mutual_info_score` with
+    ``average_method=average`` ("arithmetic", "geometric", "min", "max").
+
+    Examples
+    --------
+    >>> import torch, infotorch
+    >>> x = torch.tensor([0, 0, 1, 1]); y = torch.tensor([1, 1, 0, 0])   # relabelled copy
+    >>> infotorch.normalized_mutual_information_from_samples(x, y)
+    tensor(1.)
+    """
+    if average not in _AVERAGES:
+        raise ValueError(f"average must be one of {_AVERAGES}, got {average!r}")
+    reduction = v.check_reduction(reduction)
+    x = _samples_setup(x, "x")
+    y = _samples_setup(y, "y")
+    v.check_same_shape(x, y, "x", "y")
+    mi = _mi_samples64(x, y, None)
+    hx = _entropy_samples64(x, None)
+    hy = _entropy_samples64(y, None)
+    return _finish(_nmi_from(mi, hx, hy, average), 1.0, reduction, torch.get_default_dtype())

@@ -1,0 +1,6 @@
+"""``nn.Module`` wrappers over the functional core, as :mod:`torch.nn` wraps
+:mod:`torch.nn.functional`: options in ``__init__``, one call in ``forward``."""
+
+from .losses import DistillationLoss, LabelSmoothingCrossEntropy
+
+__all__ = ["DistillationLoss", "LabelSmoothingCrossEntropy"]

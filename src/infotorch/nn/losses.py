@@ -1,0 +1,116 @@
+"""Loss modules: :class:`LabelSmoothingCrossEntropy` and :class:`DistillationLoss`."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from ..losses import distillation_loss, label_smoothing_cross_entropy
+
+__all__ = ["DistillationLoss", "LabelSmoothingCrossEntropy"]
+
+
+class LabelSmoothingCrossEntropy(nn.Module):
+    r"""Cross-entropy with label smoothing; see :func:`infotorch.label_smoothing_cross_entropy`.
+
+    A drop-in for ``torch.nn.CrossEntropyLoss(label_smoothing=smoothing)``: logits ``(N, C)`` or
+    ``(N, C, d1, ...)``, targets of class indices (``ignore_index`` honoured) or of class
+    probabilities, optional per-class ``weight`` (a registered buffer, so it follows
+    ``.to(device)``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from infotorch.nn import LabelSmoothingCrossEntropy
+    >>> loss = LabelSmoothingCrossEntropy(smoothing=0.1)
+    >>> z, y = torch.randn(4, 5), torch.tensor([0, 3, 1, -100])
+    >>> ref = torch.nn.CrossEntropyLoss(label_smoothing=0.1)(z, y)
+    >>> torch.allclose(loss(z, y), ref)
+    True
+    """
+
+    weight: Tensor | None
+
+    def __init__(
+        self,
+        smoothing: float = 0.1,
+        *,
+        weight: Tensor | None = None,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__()
+        self.smoothing = float(smoothing)
+        self.ignore_index = int(ignore_index)
+        self.reduction = reduction
+        self.register_buffer("weight", weight)
+        # Validate the options now rather than at the first forward.
+        if not 0.0 <= self.smoothing <= 1.0:
+            raise ValueError(f"smoothing must lie in [0, 1], got {smoothing!r}")
+        if reduction not in ("none", "mean", "sum"):
+            raise ValueError(f"reduction must be one of 'none' | 'mean' | 'sum', got {reduction!r}")
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return label_smoothing_cross_entropy(
+            input,
+            target,
+            smoothing=self.smoothing,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+        )
+
+    def extra_repr(self) -> str:
+        return f"smoothing={self.smoothing}, ignore_index={self.ignore_index}, reduction={self.reduction!r}"
+
+
+class DistillationLoss(nn.Module):
+    r"""Knowledge distillation, :math:`\alpha\,\mathrm{CE} + (1-\alpha)\,T^2\,\mathrm{KL}`;
+    see :func:`infotorch.distillation_loss`.
+
+    ``forward(student_logits, teacher_logits, target=None)``; classes along the last dimension.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from infotorch.nn import DistillationLoss
+    >>> crit = DistillationLoss(temperature=3.0, alpha=0.5)
+    >>> s, t, y = torch.randn(8, 10), torch.randn(8, 10), torch.randint(10, (8,))
+    >>> crit(s, t, y).shape
+    torch.Size([])
+    """
+
+    def __init__(
+        self,
+        temperature: float = 3.0,
+        alpha: float = 0.5,
+        *,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__()
+        if not float(temperature) > 0:
+            raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
+        if not 0.0 <= float(alpha) <= 1.0:
+            raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}")
+        if reduction not in ("none", "mean", "sum"):
+            raise ValueError(f"reduction must be one of 'none' | 'mean' | 'sum', got {reduction!r}")
+        self.temperature = float(temperature)
+        self.alpha = float(alpha)
+        self.ignore_index = int(ignore_index)
+        self.reduction = reduction
+
+    def forward(
+        self, student_logits: Tensor, teacher_logits: Tensor, target: Tensor | None = None
+    ) -> Tensor:
+        return distillation_loss(
+            student_logits,
+            teacher_logits,
+            target,
+            temperature=self.temperature,
+            alpha=self.alpha if target is not None else 0.0,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+        )
+
+    def extra_repr(self) -> str:
+        return f"temperature={self.temperature}, alpha={self.alpha}, reduction={self.reduction!r}"
