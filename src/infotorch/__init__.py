@@ -11,7 +11,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import discrete, gaussian, losses, nn
+from . import discrete as discrete
+from . import gaussian as gaussian
+from . import losses as losses
+from . import nn
 from ._version import __version__
 from .discrete import (
     binary_cross_entropy,
@@ -49,9 +52,9 @@ __all__ = [
     "label_smoothing_cross_entropy",
     "mutual_information",
     "mutual_information_from_samples",
+    "nn",
     "normalized_mutual_information",
     "normalized_mutual_information_from_samples",
-    "nn",
 ]
 
 #: Core modules whose public functions are the library's measures (used by ``infotorch info``).

@@ -70,12 +70,12 @@ def check_dim(x: Tensor, dim: Any, name: str = "dim") -> int:
         raise TypeError(f"{name} must be an int, got {_describe(dim)}")
     if x.ndim == 0:
         raise ValueError(f"{name}={dim} needs a tensor with at least one dimension, got a scalar")
+    dim = int(dim)
     if not -x.ndim <= dim < x.ndim:
         raise ValueError(
-            f"{name} must be in [{-x.ndim}, {x.ndim - 1}] for a tensor of shape "
-            f"{tuple(x.shape)}, got {dim}"
+            f"{name} must be in [{-x.ndim}, {x.ndim - 1}] for a tensor of shape {tuple(x.shape)}, got {dim}"
         )
-    return int(dim)
+    return dim
 
 
 def check_dims(x: Tensor, dims: Any, name: str = "dims") -> tuple[int, int]:
@@ -83,9 +83,7 @@ def check_dims(x: Tensor, dims: Any, name: str = "dims") -> tuple[int, int]:
     if not isinstance(dims, Sequence) or len(dims) != 2:
         raise TypeError(f"{name} must be a pair of ints, got {_describe(dims)}")
     if x.ndim < 2:
-        raise ValueError(
-            f"{name} needs a joint table with at least 2 dimensions, got shape {tuple(x.shape)}"
-        )
+        raise ValueError(f"{name} needs a joint table with at least 2 dimensions, got shape {tuple(x.shape)}")
     a = check_dim(x, dims[0], name) % x.ndim
     b = check_dim(x, dims[1], name) % x.ndim
     if a == b:
@@ -95,14 +93,13 @@ def check_dims(x: Tensor, dims: Any, name: str = "dims") -> tuple[int, int]:
 
 def check_finite(x: Tensor, name: str) -> None:
     """No NaN and no ±Inf anywhere in ``x``."""
+    x = x.detach()
     if x.is_floating_point() or x.is_complex():
         bad = ~torch.isfinite(x)
         if bool(bad.any()):
             n_nan = int(torch.isnan(x).sum())
             n_inf = int(bad.sum()) - n_nan
-            raise ValueError(
-                f"{name} must be finite, got {n_nan} NaN and {n_inf} infinite value(s)"
-            )
+            raise ValueError(f"{name} must be finite, got {n_nan} NaN and {n_inf} infinite value(s)")
 
 
 def sum_tolerance(dtype: torch.dtype, k: int) -> float:
@@ -121,13 +118,12 @@ def _dims_text(dim: int | tuple[int, ...]) -> str:
 
 def check_probabilities(p: Tensor, name: str, dim: int | tuple[int, ...]) -> None:
     """Finite, non-negative and summing to 1 along ``dim`` within :func:`sum_tolerance`."""
+    p = p.detach()
     check_finite(p, name)
     if p.numel() == 0:
         return
     if bool((p < 0).any()):
-        raise ValueError(
-            f"{name} must be non-negative probabilities, got a minimum of {float(p.min()):.4g}"
-        )
+        raise ValueError(f"{name} must be non-negative probabilities, got a minimum of {float(p.min()):.4g}")
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
     k = 1
     for d in dims:
@@ -146,6 +142,7 @@ def check_logits(z: Tensor, name: str, dim: int | tuple[int, ...]) -> None:
 
     ``-inf`` entries are allowed: they are masked classes with probability exactly 0.
     """
+    z = z.detach()
     if not z.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {z.dtype}")
     if z.numel() == 0:
@@ -165,6 +162,7 @@ def check_logits(z: Tensor, name: str, dim: int | tuple[int, ...]) -> None:
 
 def check_in_unit_interval(x: Tensor, name: str) -> None:
     """Finite values in ``[0, 1]`` (Bernoulli probabilities, soft binary targets)."""
+    x = x.detach()
     check_finite(x, name)
     if x.numel() and bool(((x < 0) | (x > 1)).any()):
         raise ValueError(
@@ -174,6 +172,7 @@ def check_in_unit_interval(x: Tensor, name: str) -> None:
 
 def check_positive(x: Tensor, name: str) -> None:
     """Finite and strictly positive everywhere."""
+    x = x.detach()
     check_finite(x, name)
     if x.numel() and bool((x <= 0).any()):
         raise ValueError(f"{name} must be positive, got a minimum of {float(x.min()):.4g}")
@@ -208,8 +207,7 @@ def check_broadcastable(a: Tensor, b: Tensor, name_a: str, name_b: str) -> tuple
         return tuple(torch.broadcast_shapes(a.shape, b.shape))
     except RuntimeError:
         raise ValueError(
-            f"{name_a} and {name_b} must have broadcastable shapes, "
-            f"got {tuple(a.shape)} and {tuple(b.shape)}"
+            f"{name_a} and {name_b} must have broadcastable shapes, got {tuple(a.shape)} and {tuple(b.shape)}"
         ) from None
 
 
@@ -217,8 +215,7 @@ def check_same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
     """``a`` and ``b`` have exactly the same shape."""
     if a.shape != b.shape:
         raise ValueError(
-            f"{name_a} and {name_b} must have the same shape, "
-            f"got {tuple(a.shape)} and {tuple(b.shape)}"
+            f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
         )
 
 
@@ -231,17 +228,15 @@ def check_integer_samples(x: Tensor, name: str) -> None:
         )
     if x.ndim == 0 or x.shape[-1] == 0:
         raise ValueError(
-            f"{name} must hold at least one sample along its last dimension, "
-            f"got shape {tuple(x.shape)}"
+            f"{name} must hold at least one sample along its last dimension, got shape {tuple(x.shape)}"
         )
 
 
 def check_symmetric_matrix(m: Tensor, name: str) -> None:
     """Square in its last two dimensions and symmetric to a dtype-aware tolerance."""
+    m = m.detach()
     if m.ndim < 2 or m.shape[-1] != m.shape[-2]:
-        raise ValueError(
-            f"{name} must be a (..., d, d) matrix, got shape {tuple(m.shape)}"
-        )
+        raise ValueError(f"{name} must be a (..., d, d) matrix, got shape {tuple(m.shape)}")
     check_finite(m, name)
     if m.numel() == 0:
         return

@@ -34,11 +34,26 @@ def devices() -> list[str]:
 
 
 _LATEX = [
-    (r"\mathrm{KL}", "KL"), (r"\mathrm{avg}", "avg"), (r"\mathrm{CE}", "CE"),
-    (r"\mathrm{softmax}", "softmax"), (r"\tfrac12", "½"), (r"\log\det", "log det"), (r"\sum_{x,y}", "Σ_xy"),
-    (r"\sum_k", "Σ_k"), (r"\log", "log"), (r"\det", "det"), (r"\mid", "|"), (r"\|", "||"),
-    (r"\alpha", "α"), (r"\pi", "π"), (r"\Sigma", "Σ"), (r"\varepsilon", "ε"),
-    (r"\,", ""), (r"\ ", " "), ("[2]_", ""), ("[1]_", ""),
+    (r"\mathrm{KL}", "KL"),
+    (r"\mathrm{avg}", "avg"),
+    (r"\mathrm{CE}", "CE"),
+    (r"\mathrm{softmax}", "softmax"),
+    (r"\tfrac12", "½"),
+    (r"\log\det", "log det"),
+    (r"\sum_{x,y}", "Σ_xy"),
+    (r"\sum_k", "Σ_k"),
+    (r"\log", "log"),
+    (r"\det", "det"),
+    (r"\mid", "|"),
+    (r"\|", "||"),
+    (r"\alpha", "α"),
+    (r"\pi", "π"),
+    (r"\Sigma", "Σ"),
+    (r"\varepsilon", "ε"),
+    (r"\,", ""),
+    (r"\ ", " "),
+    ("[2]_", ""),
+    ("[1]_", ""),
 ]
 
 

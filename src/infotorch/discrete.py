@@ -106,13 +106,17 @@ def _safe_log(x: Tensor) -> Tensor:
 
 
 def _log_mixture(log_p: Tensor, log_q: Tensor, w_p: float, w_q: float) -> Tensor:
-    """``log(w_p · p + w_q · q)`` in log space; ``-inf`` (with zero gradient) where both vanish."""
+    """``log(w_p · p + w_q · q)`` in log space, exact where either term vanishes."""
     a = log_p + (math.log(w_p) if w_p > 0 else -math.inf)
     b = log_q + (math.log(w_q) if w_q > 0 else -math.inf)
-    dead = torch.isneginf(a) & torch.isneginf(b)
+    a, b = torch.broadcast_tensors(a, b)
+    a_dead, b_dead = torch.isneginf(a), torch.isneginf(b)
+    either = a_dead | b_dead
     zero = torch.zeros_like(a)
-    mixed = torch.logaddexp(torch.where(dead, zero, a), torch.where(dead, zero, b))
-    return torch.where(dead, torch.full_like(a, -math.inf), mixed)
+    # Where one side vanishes the mixture is the other side exactly; logaddexp only sees
+    # finite pairs, so no -inf reaches its first or second derivative.
+    mixed = torch.logaddexp(torch.where(either, zero, a), torch.where(either, zero, b))
+    return torch.where(a_dead, b, torch.where(b_dead, a, mixed))
 
 
 def _to_last_two(t: Tensor, dims: tuple[int, int]) -> Tensor:
@@ -327,9 +331,7 @@ def mutual_information(
     return _finish(value, log_base, reduction, out)
 
 
-def _nmi_from(
-    mi: Tensor, hx: Tensor, hy: Tensor, average: str
-) -> Tensor:
+def _nmi_from(mi: Tensor, hx: Tensor, hy: Tensor, average: str) -> Tensor:
     if average == "arithmetic":
         denom = 0.5 * (hx + hy)
     elif average == "geometric":

@@ -99,9 +99,7 @@ class DistillationLoss(nn.Module):
         self.ignore_index = int(ignore_index)
         self.reduction = reduction
 
-    def forward(
-        self, student_logits: Tensor, teacher_logits: Tensor, target: Tensor | None = None
-    ) -> Tensor:
+    def forward(self, student_logits: Tensor, teacher_logits: Tensor, target: Tensor | None = None) -> Tensor:
         return distillation_loss(
             student_logits,
             teacher_logits,

@@ -1,0 +1,128 @@
+"""The package's contracts: exports exist, layering (DESIGN.md), import cost, the CLI."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+import infotorch
+from infotorch import cli
+
+SRC = pathlib.Path(infotorch.__file__).parent
+CORE = ["_validation", "_numerics", "discrete", "gaussian", "losses", "interpolated", "penalties", "spectral"]
+UPPER = {"nn", "metrics", "monitor", "compat", "labs", "cli"}
+
+
+def test_every_exported_name_exists():
+    for name in infotorch.__all__:
+        assert hasattr(infotorch, name), name
+    for mod in infotorch.CORE_MODULES:
+        module = importlib.import_module(f"infotorch.{mod}")
+        for name in module.__all__:
+            assert getattr(infotorch, name) is getattr(module, name), f"{mod}.{name} not re-exported"
+    import infotorch.nn as inn
+
+    for name in inn.__all__:
+        assert hasattr(inn, name)
+
+
+def _imports(path: pathlib.Path) -> set[str]:
+    """Every infotorch submodule a file imports, anywhere in it (lazy imports included)."""
+    found: set[str] = set()
+    package = path.relative_to(SRC.parent).parent.parts  # e.g. ("infotorch", "nn")
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(package[: len(package) - (node.level - 1)])
+                parts = base + (node.module.split(".") if node.module else [])
+                names = [[*parts, a.name] for a in node.names]
+            elif node.module and node.module.startswith("infotorch"):
+                names = [[*node.module.split("."), a.name] for a in node.names]
+            else:
+                continue
+            for n in names:
+                if len(n) > 1:
+                    found.add(n[1])
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("infotorch."):
+                    found.add(a.name.split(".")[1])
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module":
+            for arg in node.args:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    found.add(
+                        arg.value.lstrip(".").split(".")[-1]
+                        if arg.value.startswith(".")
+                        else arg.value.split(".")[-1]
+                    )
+    return found
+
+
+def test_core_never_imports_upper_layers():
+    for name in CORE:
+        for path in [SRC / f"{name}.py", *sorted((SRC / name).glob("**/*.py"))]:
+            if path.exists():
+                bad = _imports(path) & UPPER
+                assert not bad, f"{path.name} imports {bad}"
+    for path in sorted((SRC / "nn").glob("**/*.py")):
+        bad = _imports(path) & {"metrics", "monitor", "labs", "cli"}
+        assert not bad, f"nn/{path.name} imports {bad}"
+
+
+def test_import_loads_only_torch_and_numpy():
+    code = (
+        "import sys, infotorch; "
+        "heavy = [m for m in ('scipy', 'matplotlib', 'sklearn', 'rich', 'torchmetrics', "
+        "'plotly', 'torch._dynamo', 'triton', 'infotorch.cli', 'infotorch.metrics') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_lazy_attributes():
+    assert infotorch.cli is cli
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        infotorch.nonexistent  # noqa: B018
+    assert not hasattr(infotorch, "labs") or infotorch.labs is not None
+
+
+def test_cli_version_and_help(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"infotorch {infotorch.__version__}"
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--help"])
+    assert e.value.code == 0 and "info" in capsys.readouterr().out
+
+
+def test_cli_info_lists_every_measure(capsys):
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert infotorch.__version__ in out and "cpu" in out
+    for name, _, summary in cli.measure_table():
+        assert name in out and summary
+    assert "entropy" in out and "kl_divergence" in out and "\\" not in out  # no raw LaTeX
+
+
+def test_cli_without_command_exits_2(capsys):
+    assert cli.main([]) == 2
+    assert "usage" in capsys.readouterr().err
+
+
+def test_console_script_runs():
+    exe = pathlib.Path(sys.executable).parent / "infotorch"
+    if not exe.exists():
+        pytest.skip("console script not installed in this environment")
+    out = subprocess.run([str(exe), "info"], capture_output=True, text=True, check=True)
+    assert "kl_divergence" in out.stdout
+    bad = subprocess.run([str(exe), "frobnicate"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    json.dumps(cli.measure_table())  # the table is plain data
