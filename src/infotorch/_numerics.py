@@ -22,6 +22,8 @@ __all__ = [
     "joint_log_softmax",
     "log_prob_pair",
     "mul_log",
+    "needs_grad",
+    "plogp",
     "reduce",
     "result_dtype",
     "softplus",
@@ -69,7 +71,7 @@ def xlogy(x: Tensor, y: Tensor) -> Tensor:
     as in :func:`scipy.special.xlogy`.
     """
     both_zero = (x == 0) & (y == 0)
-    y_safe = torch.where(both_zero, torch.ones_like(y), y)
+    y_safe = torch.where(both_zero, 1.0, y)
     return torch.xlogy(x, y_safe)
 
 
@@ -80,8 +82,28 @@ def mul_log(p: Tensor, log_q: Tensor) -> Tensor:
     and the gradient w.r.t. ``p`` there is 0 (the same convention), never ``nan``.
     """
     masked = (p == 0) & torch.isneginf(log_q)
-    log_q_safe = torch.where(masked, torch.zeros_like(log_q), log_q)
+    log_q_safe = torch.where(masked, 0.0, log_q)
     return p * log_q_safe
+
+
+def plogp(p: Tensor) -> Tensor:
+    """Elementwise ``p · log p`` with ``0 · log 0 = 0`` and gradient 0 (not ``-inf``) there.
+
+    Evaluated as ``p · log(where(p > 0, p, 1))``: four cheap vectorized kernels, faster than
+    :func:`torch.special.entr` or :func:`torch.xlogy` on CPU, and exact (the masked entries
+    contribute ``0 · log 1 = 0``).
+    """
+    if needs_grad(p):
+        return p * torch.where(p > 0, p, 1.0).log()
+    # Without autograd the same arithmetic runs in one buffer (large CPU batches are bound by
+    # allocation and memory traffic, not by arithmetic).
+    out = torch.where(p > 0, p, 1.0)
+    return out.log_().mul_(p)
+
+
+def needs_grad(*tensors: Tensor) -> bool:
+    """Whether autograd will record an operation on ``tensors`` (in-place fast paths need not)."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
 def log_prob_pair(
@@ -102,8 +124,8 @@ def log_prob_pair(
     if probs is None:
         raise TypeError("either probabilities or logits must be given")
     positive = probs > 0
-    safe = torch.where(positive, probs, torch.ones_like(probs))
-    log_p = torch.where(positive, safe.log(), torch.full_like(probs, -math.inf))
+    safe = torch.where(positive, probs, 1.0)
+    log_p = torch.where(positive, safe.log(), -math.inf)
     return probs, log_p
 
 
@@ -130,12 +152,12 @@ def expm1mx(x: Tensor) -> Tensor:
     ``KL(N(μ, σ₁²) || N(μ, σ₂²))`` keeps full precision when ``σ₁ ≈ σ₂``.
     """
     small = x.abs() < 0.1
-    xs = torch.where(small, x, torch.zeros_like(x))
+    xs = torch.where(small, x, 0.0)
     series = torch.full_like(xs, _EXPM1MX_COEFFS[0])
     for c in _EXPM1MX_COEFFS[1:]:
         series = series * xs + c
     series = series * xs * xs
-    xl = torch.where(small, torch.ones_like(x), x)
+    xl = torch.where(small, 1.0, x)
     direct = torch.expm1(xl) - xl
     return torch.where(small, series, direct)
 

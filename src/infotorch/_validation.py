@@ -117,19 +117,27 @@ def _dims_text(dim: int | tuple[int, ...]) -> str:
 
 
 def check_probabilities(p: Tensor, name: str, dim: int | tuple[int, ...]) -> None:
-    """Finite, non-negative and summing to 1 along ``dim`` within :func:`sum_tolerance`."""
+    """Finite, non-negative and summing to 1 along ``dim`` within :func:`sum_tolerance`.
+
+    Two reductions and one device synchronization: the float64 sums (NaN or Inf anywhere
+    makes a sum non-finite) and the global minimum.
+    """
     p = p.detach()
-    check_finite(p, name)
     if p.numel() == 0:
         return
-    if bool((p < 0).any()):
-        raise ValueError(f"{name} must be non-negative probabilities, got a minimum of {float(p.min()):.4g}")
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
     k = 1
     for d in dims:
         k *= p.shape[d]
-    total = p.to(torch.float64).sum(dim=dims)
-    deviation = float((total - 1.0).abs().max())
+    total = p.sum(dim=dims, dtype=torch.float64)
+    stats = torch.stack(
+        [(total - 1.0).abs().amax(), p.amin().to(torch.float64), torch.isfinite(total).all().double()]
+    ).tolist()
+    deviation, minimum, finite = stats
+    if not finite:
+        check_finite(p, name)
+    if minimum < 0:
+        raise ValueError(f"{name} must be non-negative probabilities, got a minimum of {minimum:.4g}")
     if deviation > sum_tolerance(p.dtype, k):
         raise ValueError(
             f"{name} must sum to 1 along {_dims_text(dim)} (max deviation {deviation:.3g}); "
@@ -140,24 +148,26 @@ def check_probabilities(p: Tensor, name: str, dim: int | tuple[int, ...]) -> Non
 def check_logits(z: Tensor, name: str, dim: int | tuple[int, ...]) -> None:
     """Logits: no NaN, no +Inf, and at least one entry above -Inf along ``dim``.
 
-    ``-inf`` entries are allowed: they are masked classes with probability exactly 0.
+    ``-inf`` entries are allowed: they are masked classes with probability exactly 0. One
+    reduction (the max along ``dim``, which NaN, +Inf and all-``-inf`` slices all make
+    non-finite) and one synchronization in the common case.
     """
     z = z.detach()
     if not z.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {z.dtype}")
     if z.numel() == 0:
         return
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    top = z.amax(dim=dims)
+    if bool(torch.isfinite(top).all()):
+        return
     if bool(torch.isnan(z).any()):
         raise ValueError(f"{name} must not contain NaN, got {int(torch.isnan(z).sum())} NaN(s)")
     if bool(torch.isposinf(z).any()):
         raise ValueError(f"{name} must not contain +inf (-inf masks a class; +inf is undefined)")
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    alive = torch.isfinite(z).to(torch.int32).sum(dim=dims)
-    if bool((alive == 0).any()):
-        raise ValueError(
-            f"{name} must have at least one finite entry along {_dims_text(dim)}, "
-            f"got a slice that is all -inf"
-        )
+    raise ValueError(
+        f"{name} must have at least one finite entry along {_dims_text(dim)}, got a slice that is all -inf"
+    )
 
 
 def check_in_unit_interval(x: Tensor, name: str) -> None:

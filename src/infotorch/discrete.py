@@ -65,8 +65,12 @@ def _distribution(
     name_p: str,
     name_logits: str,
     validate: bool,
-) -> tuple[Tensor, Tensor, torch.dtype]:
-    """Validate one distribution given either way; return ``(p, log p, output dtype)``."""
+) -> tuple[Tensor, Tensor | None, torch.dtype]:
+    """Validate one distribution given either way; return ``(p, log p, output dtype)``.
+
+    ``log p`` is ``None`` for probabilities (each measure takes the log it needs, with the
+    masking it needs); from logits it is ``log_softmax`` and ``p = exp(log p)``.
+    """
     v.exactly_one(name_p, p, name_logits, logits)
     given = v.ensure_tensor(p if p is not None else logits, name_p if p is not None else name_logits)
     if isinstance(dim, (tuple, list)):
@@ -83,10 +87,20 @@ def _distribution(
     out_dtype = nx.result_dtype(given.dtype)
     x = given.to(nx.compute_dtype(given.dtype))
     if p is not None:
-        prob, log_prob = nx.log_prob_pair(x, None, dim)
-    else:
-        prob, log_prob = nx.log_prob_pair(None, x, dim)
+        return x, None, out_dtype
+    prob, log_prob = nx.log_prob_pair(None, x, dim)
     return prob, log_prob, out_dtype
+
+
+def _log_of(prob: Tensor, log_prob: Tensor | None) -> Tensor:
+    return _safe_log(prob) if log_prob is None else log_prob
+
+
+def _neg_entropy_terms(prob: Tensor, log_prob: Tensor | None) -> Tensor:
+    """Elementwise ``p log p`` (0 at p = 0, finite gradients) from probabilities or log space."""
+    if log_prob is None:
+        return nx.plogp(prob)
+    return prob * torch.where(prob > 0, log_prob, 0.0)
 
 
 def _finish(value: Tensor, log_base: float, reduction: str, out_dtype: torch.dtype) -> Tensor:
@@ -96,7 +110,7 @@ def _finish(value: Tensor, log_base: float, reduction: str, out_dtype: torch.dty
 def _kl_terms(p: Tensor, log_p: Tensor, log_q: Tensor) -> Tensor:
     """Elementwise ``p · (log p − log q)`` with 0 where ``p = 0`` (and +inf where q = 0 < p)."""
     positive = p > 0
-    diff = torch.where(positive, log_p - log_q, torch.zeros_like(log_p))
+    diff = torch.where(positive, log_p - log_q, 0.0)
     return p * diff
 
 
@@ -112,7 +126,7 @@ def _log_mixture(log_p: Tensor, log_q: Tensor, w_p: float, w_q: float) -> Tensor
     a, b = torch.broadcast_tensors(a, b)
     a_dead, b_dead = torch.isneginf(a), torch.isneginf(b)
     either = a_dead | b_dead
-    zero = torch.zeros_like(a)
+    zero = 0.0
     # Where one side vanishes the mixture is the other side exactly; logaddexp only sees
     # finite pairs, so no -inf reaches its first or second derivative.
     mixed = torch.logaddexp(torch.where(either, zero, a), torch.where(either, zero, b))
@@ -178,7 +192,7 @@ def entropy(
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     prob, log_prob, out = _distribution(p, logits, dim, "p", "logits", validate)
-    value = -nx.mul_log(prob, log_prob).sum(dim)
+    value = -_neg_entropy_terms(prob, log_prob).sum(dim)
     return _finish(value, log_base, reduction, out)
 
 
@@ -249,7 +263,7 @@ def joint_entropy(
     reduction = v.check_reduction(reduction)
     prob, log_prob, out = _distribution(joint, logits, dims, "joint", "logits", validate)
     a, b = v.check_dims(prob, dims)
-    value = -nx.mul_log(prob, log_prob).sum(dim=(a, b))
+    value = -_neg_entropy_terms(prob, log_prob).sum(dim=(a, b))
     return _finish(value, log_base, reduction, out)
 
 
@@ -259,8 +273,8 @@ def _joint_parts(
     """``(p(x,y), log p(x,y), log p(x), log p(y), dtype)`` with X, Y moved to the last two dims."""
     prob, log_prob, out = _distribution(joint, logits, dims, "joint", "logits", validate)
     a, b = v.check_dims(prob, dims)
+    log_prob = _to_last_two(_log_of(prob, log_prob), (a, b))
     prob = _to_last_two(prob, (a, b))
-    log_prob = _to_last_two(log_prob, (a, b))
     if logits is not None:
         log_px = torch.logsumexp(log_prob, dim=-1, keepdim=True)
         log_py = torch.logsumexp(log_prob, dim=-2, keepdim=True)
@@ -341,9 +355,9 @@ def _nmi_from(mi: Tensor, hx: Tensor, hy: Tensor, average: str) -> Tensor:
     else:
         denom = torch.maximum(hx, hy)
     positive = denom > 0
-    ratio = mi / torch.where(positive, denom, torch.ones_like(denom))
+    ratio = mi / torch.where(positive, denom, 1.0)
     both_zero = (hx == 0) & (hy == 0)
-    limit = torch.where(both_zero, torch.ones_like(mi), torch.zeros_like(mi))
+    limit = both_zero.to(mi.dtype)
     return torch.where(positive, ratio, limit)
 
 
@@ -373,8 +387,8 @@ def normalized_mutual_information(
     reduction = v.check_reduction(reduction)
     prob, log_prob, log_px, log_py, out = _joint_parts(joint, logits, dims, validate)
     mi = _kl_terms(prob, log_prob, log_px + log_py).sum(dim=(-2, -1))
-    hx = -nx.mul_log(log_px.exp(), log_px).sum(dim=(-2, -1))
-    hy = -nx.mul_log(log_py.exp(), log_py).sum(dim=(-2, -1))
+    hx = -_neg_entropy_terms(log_px.exp(), log_px).sum(dim=(-2, -1))
+    hy = -_neg_entropy_terms(log_py.exp(), log_py).sum(dim=(-2, -1))
     return _finish(_nmi_from(mi, hx, hy, average), 1.0, reduction, out)
 
 
@@ -411,10 +425,19 @@ def cross_entropy(
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     pp, _, out_p = _distribution(p, p_logits, dim, "p", "p_logits", validate)
-    _, log_q, out_q = _distribution(q, q_logits, dim, "q", "q_logits", validate)
-    v.check_broadcastable(pp, log_q, "p", "q")
-    pp, log_q = _common(pp, log_q)
-    value = -nx.mul_log(pp, log_q).sum(dim)
+    qq, log_q, out_q = _distribution(q, q_logits, dim, "q", "q_logits", validate)
+    v.check_broadcastable(pp, qq, "p", "q")
+    pp, qq = _common(pp, qq)
+    if log_q is None:
+        # p · log q with q → 1 where p = q = 0: value 0, gradients 0 (not 0/0); -inf where q = 0 < p.
+        both_zero = (pp == 0) & (qq == 0)
+        if nx.needs_grad(pp, qq):
+            terms = pp * torch.where(both_zero, 1.0, qq).log()
+        else:
+            terms = torch.where(both_zero, 1.0, qq).log_().mul_(pp)
+    else:
+        terms = nx.mul_log(pp, log_q.to(pp.dtype))
+    value = -terms.sum(dim)
     return _finish(value, log_base, reduction, torch.promote_types(out_p, out_q))
 
 
@@ -487,8 +510,8 @@ def binary_cross_entropy(
 def _safe_log1m(x: Tensor) -> Tensor:
     """``log(1 − x)`` via ``log1p``; ``-inf`` with zero gradient at ``x = 1``."""
     inside = x < 1
-    safe = torch.where(inside, x, torch.zeros_like(x))
-    return torch.where(inside, torch.log1p(-safe), torch.full_like(x, -math.inf))
+    safe = torch.where(inside, x, 0.0)
+    return torch.where(inside, torch.log1p(-safe), -math.inf)
 
 
 # --------------------------------------------------------------------------- divergences
@@ -528,10 +551,23 @@ def kl_divergence(
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     pp, log_p, out_p = _distribution(p, p_logits, dim, "p", "p_logits", validate)
-    _, log_q, out_q = _distribution(q, q_logits, dim, "q", "q_logits", validate)
-    v.check_broadcastable(pp, log_q, "p", "q")
-    dt = torch.promote_types(pp.dtype, log_q.dtype)
-    value = _kl_terms(pp.to(dt), log_p.to(dt), log_q.to(dt)).sum(dim)
+    qq, log_q, out_q = _distribution(q, q_logits, dim, "q", "q_logits", validate)
+    v.check_broadcastable(pp, qq, "p", "q")
+    pp, qq = _common(pp, qq)
+    if log_p is None and log_q is None:
+        # rel_entr's p · log(p / q), masked twice so that p = q = 0 gives 0 with zero gradients.
+        positive = pp > 0
+        if nx.needs_grad(pp, qq):
+            ratio = torch.where(positive, pp / torch.where(positive, qq, 1.0), 1.0)
+            terms = pp * ratio.log()
+        else:  # the same arithmetic in one buffer
+            terms = torch.where(positive, qq, 1.0)
+            torch.div(pp, terms, out=terms)
+            terms.masked_fill_(~positive, 1.0).log_().mul_(pp)
+    else:
+        dt = pp.dtype
+        terms = _kl_terms(pp, _log_of(pp, log_p).to(dt), _log_of(qq, log_q).to(dt))
+    value = terms.sum(dim)
     return _finish(value, log_base, reduction, torch.promote_types(out_p, out_q))
 
 
@@ -568,7 +604,8 @@ def js_divergence(
     qq, log_q, out_q = _distribution(q, q_logits, dim, "q", "q_logits", validate)
     v.check_broadcastable(pp, qq, "p", "q")
     dt = torch.promote_types(pp.dtype, qq.dtype)
-    pp, log_p, qq, log_q = pp.to(dt), log_p.to(dt), qq.to(dt), log_q.to(dt)
+    log_p, log_q = _log_of(pp, log_p).to(dt), _log_of(qq, log_q).to(dt)
+    pp, qq = pp.to(dt), qq.to(dt)
     log_m = _log_mixture(log_p, log_q, w_p, w_q)
     # A zero-weight term is skipped, not multiplied: its KL to m may be +inf (0 · inf = nan).
     value = torch.zeros((), dtype=dt, device=pp.device)

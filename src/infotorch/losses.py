@@ -114,16 +114,16 @@ def label_smoothing_cross_entropy(
     if validate:
         _check_index_target(target, logits, class_dim, ignore_index)
     keep = target != ignore_index
-    safe_target = torch.where(keep, target, torch.zeros_like(target)).long()
+    safe_target = torch.where(keep, target, 0).long()
     picked = log_q.gather(class_dim, safe_target.unsqueeze(class_dim)).squeeze(class_dim)
     w_target = w.reshape(k)[safe_target]
     nll = -picked * w_target
     smooth = -(log_q * w).sum(class_dim)
-    zero = torch.zeros_like(nll)
+    zero = 0.0
     loss = torch.where(keep, (1 - eps) * nll + (eps / k) * smooth, zero)
     if reduction == "mean":
         denom = torch.where(keep, w_target, zero).sum()
-        safe = torch.where(denom > 0, denom, torch.ones_like(denom))
+        safe = torch.where(denom > 0, denom, 1.0)
         return torch.where(denom > 0, loss.sum() / safe, loss.sum() * 0).to(out)
     return nx.reduce(loss, reduction).to(out)
 
@@ -179,7 +179,7 @@ def distillation_loss(
     log_t = torch.log_softmax(zt / t, dim=-1)
     p_t = log_t.exp()
     positive = p_t > 0
-    soft = (p_t * torch.where(positive, log_t - log_s, torch.zeros_like(log_t))).sum(-1) * t * t
+    soft = (p_t * torch.where(positive, log_t - log_s, 0.0)).sum(-1) * t * t
     keep = torch.ones(soft.shape, dtype=torch.bool, device=soft.device)
     loss = (1 - a) * soft
     if target is not None:
@@ -187,9 +187,9 @@ def distillation_loss(
         if validate:
             _check_index_target(target, zs, zs.ndim - 1, ignore_index)
         keep = target != ignore_index
-        safe_target = torch.where(keep, target, torch.zeros_like(target)).long()
+        safe_target = torch.where(keep, target, 0).long()
         hard = -torch.log_softmax(zs, dim=-1).gather(-1, safe_target.unsqueeze(-1)).squeeze(-1)
-        loss = torch.where(keep, loss + a * hard, torch.zeros_like(loss))
+        loss = torch.where(keep, loss + a * hard, 0.0)
     if reduction == "mean":
         count = keep.sum()
         return (loss.sum() / count.clamp_min(1)).to(out)
