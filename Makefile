@@ -21,7 +21,7 @@ $(VENV)/.demo-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
-	$(PIP) install $(PIP_FLAGS) -e ".[dev]"
+	$(PIP) install $(PIP_FLAGS) -e ".[dev,compare]"
 	touch $@
 
 demo: $(VENV)/.demo-installed
@@ -41,6 +41,7 @@ test: lint typecheck unit
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/bench_classical.py
+	$(BIN)/python benchmarks/bench_spectral.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

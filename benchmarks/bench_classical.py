@@ -63,11 +63,7 @@ def import_times(repeat: int = 5) -> tuple[float, float]:
     def run(stmt: str) -> float:
         code = f"import time; t=time.perf_counter(); {stmt}; print(time.perf_counter()-t)"
         return statistics.median(
-            float(
-                subprocess.run(
-                    [sys.executable, "-c", code], capture_output=True, text=True, check=True
-                ).stdout
-            )
+            float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
             for _ in range(repeat)
         )
 
@@ -193,9 +189,7 @@ def main() -> None:
     print("\n| hard case | scipy | infotorch | seed clamp |\n|---|---|---|---|")
     for name, ref, ours, seed in hard:
         print(f"| {name} | {ref:.6g} | {ours:.6g} | {seed:.6g} |")
-    print(
-        f"\nimport torch: {t_torch:.3f} s; import torch + infotorch: {t_it:.3f} s (+{t_it - t_torch:.3f} s)"
-    )
+    print(f"\nimport torch: {t_torch:.3f} s; import torch + infotorch: {t_it:.3f} s (+{t_it - t_torch:.3f} s)")
 
 
 if __name__ == "__main__":

@@ -175,9 +175,7 @@ def test_nmi_matches_sklearn(gen, average):
     # the same through the empirical joint table
     joint = torch.zeros(5, 6, dtype=torch.float64)
     joint.index_put_((x, y), torch.ones(300, dtype=torch.float64), accumulate=True)
-    assert it.normalized_mutual_information(joint / 300, average=average).item() == pytest.approx(
-        ref, rel=1e-9
-    )
+    assert it.normalized_mutual_information(joint / 300, average=average).item() == pytest.approx(ref, rel=1e-9)
 
 
 def test_nmi_limits_as_sklearn():

@@ -67,9 +67,7 @@ def test_label_smoothing_moves_with_module_device():
 def _seed_distillation(s, t, y, temperature, alpha):
     hard = F.cross_entropy(s, y)
     soft = (
-        F.kl_div(
-            torch.log_softmax(s / temperature, -1), torch.softmax(t / temperature, -1), reduction="batchmean"
-        )
+        F.kl_div(torch.log_softmax(s / temperature, -1), torch.softmax(t / temperature, -1), reduction="batchmean")
         * temperature**2
     )
     return alpha * hard + (1 - alpha) * soft

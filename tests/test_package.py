@@ -57,9 +57,7 @@ def _imports(path: pathlib.Path) -> set[str]:
             for arg in node.args:
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     found.add(
-                        arg.value.lstrip(".").split(".")[-1]
-                        if arg.value.startswith(".")
-                        else arg.value.split(".")[-1]
+                        arg.value.lstrip(".").split(".")[-1] if arg.value.startswith(".") else arg.value.split(".")[-1]
                     )
     return found
 

@@ -41,9 +41,7 @@ def test_entropy_bounds(p):
 
 @given(distributions(min_k=2))
 def test_entropy_units(p):
-    assert math.isclose(
-        it.entropy(p, base=2).item() * math.log(2), it.entropy(p).item(), rel_tol=1e-12, abs_tol=1e-15
-    )
+    assert math.isclose(it.entropy(p, base=2).item() * math.log(2), it.entropy(p).item(), rel_tol=1e-12, abs_tol=1e-15)
 
 
 @given(joints())

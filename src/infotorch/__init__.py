@@ -15,6 +15,7 @@ from . import discrete as discrete
 from . import gaussian as gaussian
 from . import losses as losses
 from . import nn
+from . import spectral as spectral
 from ._version import __version__
 from .discrete import (
     binary_cross_entropy,
@@ -33,13 +34,27 @@ from .discrete import (
 )
 from .gaussian import gaussian_entropy, kl_normal, kl_to_standard_normal
 from .losses import distillation_loss, label_smoothing_cross_entropy
+from .spectral import (
+    adjacency_spectral_entropy,
+    adjacency_spectral_mutual_information,
+    diffusion_spectral_entropy,
+    diffusion_spectral_mutual_information,
+    matrix_renyi_entropy,
+    matrix_renyi_joint_entropy,
+    matrix_renyi_mutual_information,
+    normalized_gram,
+)
 
 __all__ = [
     "__version__",
+    "adjacency_spectral_entropy",
+    "adjacency_spectral_mutual_information",
     "binary_cross_entropy",
     "binary_entropy",
     "conditional_entropy",
     "cross_entropy",
+    "diffusion_spectral_entropy",
+    "diffusion_spectral_mutual_information",
     "distillation_loss",
     "entropy",
     "entropy_from_samples",
@@ -50,15 +65,19 @@ __all__ = [
     "kl_normal",
     "kl_to_standard_normal",
     "label_smoothing_cross_entropy",
+    "matrix_renyi_entropy",
+    "matrix_renyi_joint_entropy",
+    "matrix_renyi_mutual_information",
     "mutual_information",
     "mutual_information_from_samples",
     "nn",
+    "normalized_gram",
     "normalized_mutual_information",
     "normalized_mutual_information_from_samples",
 ]
 
 #: Core modules whose public functions are the library's measures (used by ``infotorch info``).
-CORE_MODULES = ("discrete", "gaussian", "losses")
+CORE_MODULES = ("discrete", "gaussian", "losses", "spectral")
 
 _LAZY = ("metrics", "monitor", "labs", "cli", "compat")
 

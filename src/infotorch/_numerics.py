@@ -106,9 +106,7 @@ def needs_grad(*tensors: Tensor) -> bool:
     return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
-def log_prob_pair(
-    probs: Tensor | None, logits: Tensor | None, dim: int | tuple[int, ...]
-) -> tuple[Tensor, Tensor]:
+def log_prob_pair(probs: Tensor | None, logits: Tensor | None, dim: int | tuple[int, ...]) -> tuple[Tensor, Tensor]:
     """``(p, log p)`` from either probabilities or logits, without ``log 0`` poisoning gradients.
 
     From logits, ``log p = log_softmax(logits)`` (over one ``dim`` or jointly over several) and

@@ -175,9 +175,7 @@ def check_in_unit_interval(x: Tensor, name: str) -> None:
     x = x.detach()
     check_finite(x, name)
     if x.numel() and bool(((x < 0) | (x > 1)).any()):
-        raise ValueError(
-            f"{name} must lie in [0, 1], got values in [{float(x.min()):.4g}, {float(x.max()):.4g}]"
-        )
+        raise ValueError(f"{name} must lie in [0, 1], got values in [{float(x.min()):.4g}, {float(x.max()):.4g}]")
 
 
 def check_positive(x: Tensor, name: str) -> None:
@@ -224,9 +222,7 @@ def check_broadcastable(a: Tensor, b: Tensor, name_a: str, name_b: str) -> tuple
 def check_same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
     """``a`` and ``b`` have exactly the same shape."""
     if a.shape != b.shape:
-        raise ValueError(
-            f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
-        )
+        raise ValueError(f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
 
 
 def check_integer_samples(x: Tensor, name: str) -> None:
@@ -237,9 +233,7 @@ def check_integer_samples(x: Tensor, name: str) -> None:
             f"bin continuous values first (e.g. torch.bucketize)"
         )
     if x.ndim == 0 or x.shape[-1] == 0:
-        raise ValueError(
-            f"{name} must hold at least one sample along its last dimension, got shape {tuple(x.shape)}"
-        )
+        raise ValueError(f"{name} must hold at least one sample along its last dimension, got shape {tuple(x.shape)}")
 
 
 def check_symmetric_matrix(m: Tensor, name: str) -> None:

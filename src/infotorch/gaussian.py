@@ -66,9 +66,7 @@ def gaussian_entropy(
     reduction = v.check_reduction(reduction)
     given = [name for name, val in (("std", std), ("log_var", log_var), ("cov", cov)) if val is not None]
     if len(given) != 1:
-        raise ValueError(
-            f"exactly one of std, log_var or cov must be given, got {', '.join(given) or 'none'}"
-        )
+        raise ValueError(f"exactly one of std, log_var or cov must be given, got {', '.join(given) or 'none'}")
     if cov is not None:
         c = v.ensure_tensor(cov, "cov")
         if validate:

@@ -1,0 +1,1 @@
+"""Drop-in modules with another package's names, signatures and numbers."""

@@ -1,0 +1,212 @@
+r"""Spectra: exact (``eigvalsh``), the eigenvalue cache, and two approximations.
+
+* :func:`exact_eigvals`: ``eigvalsh`` for symmetric matrices; the general ``eigvals`` only for a
+  non-symmetric input (the kNN adjacency), as ``dse-dsmi`` does.
+* :func:`save_eigvals` / :func:`load_eigvals`: an ``.npz`` cache written atomically (temporary
+  file + rename), read with ``allow_pickle=False``, carrying what it was computed from (kind,
+  sigma, N, D and a SHA-256 fingerprint of the data) so that a stale cache is refused.
+* :func:`chebyshev_eigvals`: the ``chebyshev_approx`` option of ``dse-dsmi`` (Chebyshev moments
+  of the density of states from Rademacher probes), kept for compatibility; not recommended.
+* :func:`lanczos_spectrum`: stochastic Lanczos quadrature (SLQ), nodes and weights of the
+  spectral density, for N past what an exact eigendecomposition affords.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = [
+    "chebyshev_eigvals",
+    "data_fingerprint",
+    "exact_eigvals",
+    "lanczos_spectrum",
+    "load_eigvals",
+    "save_eigvals",
+]
+
+
+def exact_eigvals(a: Tensor, symmetric: bool | None = None) -> Tensor:
+    """Eigenvalues of ``a``: ``eigvalsh`` when symmetric (real, ascending), else ``eigvals``.
+
+    ``symmetric=None`` decides by exact comparison with the transpose. The general solver
+    returns complex eigenvalues; callers use their magnitudes.
+    """
+    if symmetric is None:
+        symmetric = bool(torch.equal(a, a.T))
+    if symmetric:
+        return torch.linalg.eigvalsh(a)
+    return torch.linalg.eigvals(a)
+
+
+def data_fingerprint(x: Tensor) -> str:
+    """SHA-256 of the data's float64 bytes (C order): what an eigenvalue cache was built from."""
+    arr = np.ascontiguousarray(x.detach().to("cpu", torch.float64).numpy())
+    return hashlib.sha256(arr.tobytes()).hexdigest()
+
+
+def save_eigvals(path: str | os.PathLike[str], eigvals: Tensor, meta: dict[str, Any], precision: Any) -> None:
+    """Write eigenvalues and their provenance to ``path`` atomically (temp file + ``os.replace``)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    values = eigvals.detach().cpu().numpy().astype(precision)
+    fields: dict[str, Any] = {f"meta_{k}": np.asarray(v) for k, v in meta.items()}
+    fields["eigvals"] = values
+    fd, tmp = tempfile.mkstemp(prefix=".eigvals-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **fields)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_eigvals(path: str | os.PathLike[str], expected: dict[str, Any]) -> Tensor:
+    """Read a cache, refusing pickled content and any provenance field that differs from ``expected``.
+
+    ``expected`` holds the fields that can be checked (``None`` values are skipped: with no
+    embeddings given, only the kind and sigma can be compared). A cache without provenance
+    (written by ``dse-dsmi``) is accepted only when nothing but kind and sigma is expected.
+    """
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "eigvals" not in data.files:
+                raise ValueError(f"eigenvalue cache {path!r} has no 'eigvals' array")
+            eigvals = np.asarray(data["eigvals"], dtype=np.float64)
+            stored = {k[5:]: data[k].item() for k in data.files if k.startswith("meta_")}
+    except ValueError as exc:
+        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
+            raise ValueError(f"eigenvalue cache {path!r} holds pickled objects; refusing to load it") from None
+        raise ValueError(f"eigenvalue cache {path!r} could not be read: {exc}") from None
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"eigenvalue cache {path!r} could not be read: {exc}") from None
+    checks = {k: v for k, v in expected.items() if v is not None}
+    if not stored:
+        data_keys = {"n", "d", "fingerprint"} & checks.keys()
+        if data_keys:
+            raise ValueError(
+                f"eigenvalue cache {path!r} records no provenance, so it cannot be matched to these "
+                f"embeddings; delete it, or pass embedding_vectors=None to load it as is"
+            )
+        return torch.from_numpy(eigvals)
+    for key, want in checks.items():
+        have = stored.get(key)
+        if isinstance(want, float) or isinstance(have, float):
+            same = have is not None and math.isclose(float(have), float(want), rel_tol=1e-12)
+        else:
+            same = have == want
+        if not same:
+            raise ValueError(
+                f"eigenvalue cache {path!r} was computed for {key}={have!r}, not {key}={want!r}; "
+                f"delete it or choose another eigval_save_path"
+            )
+    return torch.from_numpy(eigvals)
+
+
+def chebyshev_eigvals(
+    a: Tensor,
+    *,
+    filter_thr: float = 1e-3,
+    num_moments: int = 50,
+    num_probes: int = 100,
+    npts: int = 1001,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    r"""``dse-dsmi``'s Chebyshev density-of-states approximation of a spectrum in [-1, 1].
+
+    Entries with ``|a_ij| < filter_thr`` are zeroed; the moments
+    :math:`c_k = \mathrm{tr}\,T_k(A)` are estimated with ``num_probes`` Rademacher probes; the
+    integrated density on a grid of ``npts`` points gives eigenvalue counts, and each grid point
+    is repeated ``round(count)`` times. Random: ``generator`` makes it repeatable (``dse-dsmi``
+    draws from NumPy's global state, so single draws cannot match it). Its authors advise
+    against it; so do we (the entropy can move by tens of percent).
+    """
+    n = a.shape[0]
+    m = torch.where(a.abs() < filter_thr, torch.zeros((), dtype=a.dtype, device=a.device), a)
+    z = torch.randn(n, num_probes, generator=generator, dtype=a.dtype, device="cpu").sign().to(a.device)
+    moments = torch.empty(num_moments, dtype=a.dtype, device=a.device)
+    t_prev, t_curr = z, m @ z
+    moments[0] = (z * t_prev).sum() / num_probes
+    moments[1] = (z * t_curr).sum() / num_probes
+    for i in range(2, num_moments):
+        t_next = 2 * (m @ t_curr) - t_prev
+        t_prev, t_curr = t_curr, t_next
+        moments[i] = (z * t_curr).sum() / num_probes
+    xx = torch.linspace(-1 + 1e-8, 1 - 1e-8, npts, dtype=a.dtype, device=a.device)
+    txx = torch.arccos(xx)
+    yy = moments[0] * (txx - math.pi) / 2
+    k = torch.arange(1, num_moments, dtype=a.dtype, device=a.device)
+    yy = yy + (moments[1:, None] * torch.sin(k[:, None] * txx[None, :]) / k[:, None]).sum(0)
+    cdf = yy * (-2 / math.pi)
+    pdf = torch.zeros_like(cdf)
+    pdf[:-1] = cdf[1:] - cdf[:-1]
+    counts = torch.round(n * pdf / pdf.sum())
+    keep = counts > 0
+    return torch.repeat_interleave(xx[keep], counts[keep].long())
+
+
+def lanczos_spectrum(
+    matvec: Any,
+    n: int,
+    *,
+    steps: int = 80,
+    probes: int = 16,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str = "cpu",
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    r"""Stochastic Lanczos quadrature: nodes and weights of the spectral density of a symmetric operator.
+
+    For each of ``probes`` Rademacher vectors ``z`` the Lanczos recurrence (full
+    reorthogonalization, ``steps`` steps) yields a tridiagonal matrix whose eigenpairs
+    :math:`(\theta_j, u_j)` give the Gauss quadrature
+    :math:`z^\top f(A) z / n \approx \sum_j u_{1j}^2 f(\theta_j)`. Averaging over probes,
+    :math:`\mathrm{tr} f(A) \approx n \sum_{\text{probe}, j} w_j f(\theta_j)` with the returned
+    weights ``w`` (summing to 1). Cost: ``probes · steps`` mat-vecs, memory ``O(n · steps)``.
+
+    References: Ubaru, Chen & Saad, SIAM J. Matrix Anal. Appl. 38(4), 2017,
+    https://doi.org/10.1137/16M1104974.
+    """
+    steps = min(steps, n)
+    nodes, weights = [], []
+    for _ in range(probes):
+        z = torch.randint(0, 2, (n,), generator=generator, dtype=torch.int64).to(device=device, dtype=dtype)
+        z = 2 * z - 1
+        q = z / math.sqrt(n)
+        basis = torch.empty(steps, n, dtype=dtype, device=device)
+        alpha = torch.zeros(steps, dtype=dtype, device=device)
+        beta = torch.zeros(steps, dtype=dtype, device=device)
+        k_used = steps
+        for k in range(steps):
+            basis[k] = q
+            w = matvec(q)
+            alpha[k] = torch.dot(q, w)
+            # full reorthogonalization (twice is enough)
+            for _ in range(2):
+                w = w - basis[: k + 1].T @ (basis[: k + 1] @ w)
+            b = torch.linalg.vector_norm(w)
+            if k + 1 < steps:
+                if float(b) <= 1e-12 * max(1.0, float(alpha[: k + 1].abs().max())):
+                    k_used = k + 1
+                    break
+                beta[k] = b
+                q = w / b
+        t = torch.diag(alpha[:k_used])
+        if k_used > 1:
+            off = beta[: k_used - 1]
+            t = t + torch.diag(off, 1) + torch.diag(off, -1)
+        theta, u = torch.linalg.eigh(t)
+        nodes.append(theta)
+        weights.append(u[0] ** 2 / probes)
+    return torch.cat(nodes), torch.cat(weights)
