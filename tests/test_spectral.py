@@ -91,6 +91,15 @@ def test_dsmi_discrete_matches_dse_dsmi(ref, kw):
     assert np.array_equal(ca, cb)
 
 
+def test_dsmi_balanced_classes_match_dse_dsmi(ref):
+    # equal class sizes share their random subsets (computed once here): same numbers
+    balanced = np.random.default_rng(5).permutation(np.arange(300) % 6).astype(np.int64)
+    for seed in (0, 11):
+        a, _ = ours.diffusion_spectral_mutual_information(X, balanced, random_seed=seed)
+        b, _ = ref.diffusion_spectral_mutual_information(X, balanced, random_seed=seed)
+        close(a, b)
+
+
 def test_dsmi_continuous_and_vector_references_match_dse_dsmi(ref):
     scalars = RNG.uniform(-1, 1, (300, 1))
     vectors = RNG.uniform(-1, 1, (300, 4))

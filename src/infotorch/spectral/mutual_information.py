@@ -114,16 +114,22 @@ def _spectral_mi(
     labels, counts = np.unique(flat, return_counts=True)
     n_total = clusters.shape[0]
     shared_rng = random.Random()  # only used when random_seed is None
+    # The generator is re-seeded per class, so classes of equal size draw the same subsets:
+    # their DSE(Z*) is computed once (balanced classes: one set of draws instead of one per class).
+    marginal_by_size: dict[int, Tensor] = {}
     terms = []
     for label, count in zip(labels, counts, strict=True):
         members = np.nonzero(flat == label)[0]
         h_cond = block_entropy(_inner_subsample(members))
-        rng = random.Random(random_seed) if random_seed is not None else shared_rng
-        draws = []
-        for _ in range(int(num_repetitions)):
-            pick = np.asarray(rng.sample(range(n_total), k=int(count)))
-            draws.append(block_entropy(_inner_subsample(pick)))
-        h_marg = torch.stack(draws).mean() if draws else torch.full_like(h_cond, float("nan"))
+        h_marg = marginal_by_size.get(int(count)) if random_seed is not None else None
+        if h_marg is None:
+            rng = random.Random(random_seed) if random_seed is not None else shared_rng
+            draws = []
+            for _ in range(int(num_repetitions)):
+                pick = np.asarray(rng.sample(range(n_total), k=int(count)))
+                draws.append(block_entropy(_inner_subsample(pick)))
+            h_marg = torch.stack(draws).mean() if draws else torch.full_like(h_cond, float("nan"))
+            marginal_by_size[int(count)] = h_marg
         terms.append(float(count) / float(counts.sum()) * (h_marg - h_cond))
         c.log(verbose, f"class {label!r}: {count} points")
     return torch.stack(terms).sum()
