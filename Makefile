@@ -21,11 +21,11 @@ $(VENV)/.demo-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
-	$(PIP) install $(PIP_FLAGS) -e ".[dev,compare]"
+	$(PIP) install $(PIP_FLAGS) -e ".[dev,compare,metrics,plot,cli]"
 	touch $@
 
 demo: $(VENV)/.demo-installed
-	$(BIN)/infotorch info
+	$(BIN)/infotorch demo
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check src tests benchmarks

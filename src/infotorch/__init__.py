@@ -79,7 +79,7 @@ __all__ = [
 #: Core modules whose public functions are the library's measures (used by ``infotorch info``).
 CORE_MODULES = ("discrete", "gaussian", "losses", "spectral")
 
-_LAZY = ("metrics", "monitor", "labs", "cli", "compat")
+_LAZY = ("metrics", "monitor", "labs", "cli", "compat", "pruning", "demo", "callbacks")
 
 
 def __getattr__(name: str) -> Any:

@@ -9,16 +9,19 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import json
+import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
+import numpy as np
 import torch
 
 from . import CORE_MODULES, __version__
 
-__all__ = ["build_parser", "devices", "main", "measure_table"]
+__all__ = ["build_parser", "devices", "load_array", "main", "measure_table"]
 
 
 def devices() -> list[str]:
@@ -99,6 +102,236 @@ def _cmd_info(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- loading
+
+
+def load_array(spec: str, name: str) -> np.ndarray:
+    """Load ``FILE`` or ``FILE:KEY`` from .npy, .npz, .pt (``weights_only=True``) or .csv; never unpickles."""
+    path, key = spec, None
+    if not os.path.exists(spec) and ":" in spec:
+        path, key = spec.rsplit(":", 1)
+    if not os.path.exists(path):
+        raise ValueError(f"{name}: no such file {path!r}")
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {path!r} is not a plain numeric .npy array ({exc})") from None
+    elif ext == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                names = list(data.files)
+                if key is None:
+                    if len(names) != 1:
+                        raise ValueError(f"{name}: {path!r} holds arrays {names}; choose one as {path}:NAME")
+                    key = names[0]
+                if key not in names:
+                    raise ValueError(f"{name}: {path!r} has no array {key!r}; it holds {names}")
+                arr = data[key]
+        except ValueError as exc:
+            if str(exc).startswith(name):
+                raise
+            raise ValueError(f"{name}: {path!r} could not be read without unpickling ({exc})") from None
+    elif ext in (".pt", ".pth"):
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # weights_only refuses anything but tensors and plain containers
+            raise ValueError(f"{name}: {path!r} is not a tensor file loadable with weights_only=True ({exc})") from None
+        if isinstance(obj, dict):
+            if key is None:
+                if len(obj) != 1:
+                    raise ValueError(f"{name}: {path!r} holds {sorted(obj)}; choose one as {path}:KEY")
+                key = next(iter(obj))
+            if key not in obj:
+                raise ValueError(f"{name}: {path!r} has no entry {key!r}; it holds {sorted(obj)}")
+            obj = obj[key]
+        if not isinstance(obj, torch.Tensor):
+            raise ValueError(f"{name}: {path!r} must hold a tensor, got {type(obj).__name__}")
+        arr = obj.detach().cpu().numpy()
+    elif ext == ".csv":
+        try:
+            arr = np.loadtxt(path, delimiter=",", ndmin=2)
+        except ValueError:
+            try:
+                arr = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)  # a header line
+            except ValueError as exc:
+                raise ValueError(f"{name}: {path!r} is not a numeric CSV table ({exc})") from None
+    else:
+        raise ValueError(f"{name}: unsupported file type {ext or '(none)'!r}; use .npy, .npz, .pt or .csv")
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"{name}: {path!r} must hold numbers, got dtype {arr.dtype}")
+    return np.asarray(arr)
+
+
+def _as_matrix(arr: np.ndarray, name: str) -> np.ndarray:
+    if arr.ndim < 2:
+        raise ValueError(f"{name} must be (N, D) with one row per sample, got shape {arr.shape}")
+    return arr.reshape(arr.shape[0], -1)
+
+
+def _as_labels(arr: np.ndarray, n: int) -> np.ndarray:
+    flat = arr.reshape(-1) if (arr.ndim == 1 or (arr.ndim == 2 and 1 in arr.shape)) else None
+    if flat is None:
+        raise ValueError(f"labels must be one class label per sample, got shape {arr.shape}; use --inputs for vectors")
+    if flat.shape[0] != n:
+        raise ValueError(f"labels must hold one label per embedding: {flat.shape[0]} labels for {n} embeddings")
+    if np.issubdtype(flat.dtype, np.floating):
+        if not np.all(np.isfinite(flat)) or not np.all(flat == np.round(flat)):
+            raise ValueError("labels must be integer class labels; for continuous references use --inputs")
+    return flat.astype(np.int64)
+
+
+MEASURE_NAMES = {
+    "dse": "DSE(Z)",
+    "dsmi": "DSMI(Z; Y)",
+    "dsmi_x": "DSMI(Z; X)",
+    "ase": "adjacency spectral entropy",
+    "cse": "classic binned entropy",
+    "renyi": "matrix Renyi entropy (alpha=2)",
+}
+
+
+def _cmd_measure(args: argparse.Namespace, out: TextIO) -> int:
+    import time
+
+    from .spectral import (
+        adjacency_spectral_entropy,
+        diffusion_spectral_entropy,
+        diffusion_spectral_mutual_information,
+        matrix_renyi_entropy,
+    )
+
+    t0 = time.perf_counter()
+    z = _as_matrix(load_array(args.embeddings, "embeddings"), "embeddings")
+    labels = _as_labels(load_array(args.labels, "labels"), z.shape[0]) if args.labels else None
+    inputs = _as_matrix(load_array(args.inputs, "inputs"), "inputs") if args.inputs else None
+    if inputs is not None and inputs.shape[0] != z.shape[0]:
+        raise ValueError(f"inputs must hold one row per embedding: {inputs.shape[0]} rows for {z.shape[0]} embeddings")
+    if args.measure:
+        wanted = [m.strip().lower() for m in args.measure.split(",") if m.strip()]
+        aliases = {"dsmi_zy": "dsmi", "dsmi_zx": "dsmi_x", "dsmi_y": "dsmi"}
+        wanted = [aliases.get(m, m) for m in wanted]
+        unknown = [m for m in wanted if m not in MEASURE_NAMES]
+        if unknown:
+            raise ValueError(f"--measure: unknown {unknown}; choose from {', '.join(MEASURE_NAMES)}")
+    else:
+        wanted = ["dse"] + (["dsmi"] if labels is not None else []) + (["dsmi_x"] if inputs is not None else [])
+    if "dsmi" in wanted and labels is None:
+        raise ValueError("--measure dsmi needs --labels FILE")
+    if "dsmi_x" in wanted and inputs is None:
+        raise ValueError("--measure dsmi_x needs --inputs FILE")
+    if args.sigma <= 0:
+        raise ValueError(f"--sigma must be positive, got {args.sigma}")
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.float32 if args.dtype == "float32" else torch.float64
+    zt = torch.as_tensor(np.ascontiguousarray(z), dtype=dtype, device=device)
+    common = {"gaussian_kernel_sigma": args.sigma, "random_seed": args.seed, "dtype": dtype}
+    results: dict[str, float] = {}
+    progress = _progress(len(wanted))
+    try:
+        for m in wanted:
+            progress.update(f"measuring {m}")
+            if m == "dse":
+                results[m] = float(diffusion_spectral_entropy(zt, t=args.t, max_N=args.max_n, **common))
+            elif m == "ase":
+                results[m] = float(adjacency_spectral_entropy(zt, max_N=args.max_n, **common))
+            elif m == "cse":
+                results[m] = float(
+                    diffusion_spectral_entropy(zt, max_N=args.max_n, classic_shannon_entropy=True, **common)
+                )
+            elif m == "renyi":
+                results[m] = float(matrix_renyi_entropy(zt[: args.max_n], alpha=2.0, sigma=args.sigma))
+            elif m == "dsmi":
+                mi, _ = diffusion_spectral_mutual_information(zt, labels, t=args.t, reference_discrete=True, **common)
+                results[m] = float(mi)
+            elif m == "dsmi_x":
+                mi, _ = diffusion_spectral_mutual_information(zt, inputs, t=args.t, n_clusters=args.clusters, **common)
+                results[m] = float(mi)
+            progress.advance()
+    finally:
+        progress.close()
+    report = {
+        "embeddings": args.embeddings,
+        "n": int(z.shape[0]),
+        "d": int(z.shape[1]),
+        "sigma": args.sigma,
+        "t": args.t,
+        "device": str(device),
+        "dtype": args.dtype,
+        "unit": "bits",
+        "measures": results,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    if args.json:
+        print(json.dumps(report), file=out)
+        return 0
+    rows = [(m, MEASURE_NAMES[m], repr(v)) for m, v in results.items()]
+    header = ("measure", "what", "value (bits)")
+    if out.isatty():
+        try:
+            from rich.console import Console
+            from rich.table import Table
+
+            table = Table(title=f"{args.embeddings}: N={z.shape[0]}, D={z.shape[1]}, sigma={args.sigma}, t={args.t}")
+            for h in header:
+                table.add_column(h)
+            for r in rows:
+                table.add_row(*r)
+            Console(file=out).print(table)
+            return 0
+        except ImportError:
+            pass
+    print(
+        f"{args.embeddings}: N={z.shape[0]}, D={z.shape[1]}, sigma={args.sigma}, t={args.t}, device={device}", file=out
+    )
+    _print_table(rows, header, out)
+    return 0
+
+
+class _progress:
+    """Progress on stderr (rich, when stderr is a terminal and rich is installed)."""
+
+    def __init__(self, total: int) -> None:
+        self._bar: Any = None
+        if sys.stderr.isatty():
+            try:
+                from rich.progress import Progress
+
+                self._bar = Progress(transient=True)
+                self._bar.start()
+                self._task = self._bar.add_task("measuring", total=total)
+            except ImportError:
+                self._bar = None
+
+    def update(self, description: str) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, description=description)
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from .demo import run_demo
+
+    summary = run_demo(args.epochs, args.out, seed=args.seed, shuffled=not args.no_shuffled, stream=out)
+    for run, info in summary["runs"].items():
+        print(
+            f"{run}: test accuracy {info['final_test_accuracy']:.3f}, DSMI(Z;Y) of the last hidden layer "
+            f"{info['dsmi_zy_first']:.3f} -> {info['dsmi_zy_last']:.3f} bits",
+            file=out,
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="infotorch",
@@ -108,6 +341,39 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     info = sub.add_parser("info", help="print the version, the devices seen and the measures")
     info.set_defaults(func=_cmd_info)
+
+    m = sub.add_parser(
+        "measure",
+        help="measure saved embeddings (DSE, DSMI, ...)",
+        description="Measure saved embeddings: .npy, .npz (FILE:NAME), .pt (tensor, loaded with weights_only=True) "
+        "or .csv. Defaults: DSE, plus DSMI(Z;Y) with --labels and DSMI(Z;X) with --inputs. All values in bits.",
+    )
+    m.add_argument("embeddings", help="(N, D) embeddings file (FILE or FILE:KEY)")
+    m.add_argument("--labels", help="class labels, one per embedding (FILE or FILE:KEY)")
+    m.add_argument("--inputs", help="inputs, one row per embedding, for DSMI(Z;X) (FILE or FILE:KEY)")
+    m.add_argument("--measure", help=f"comma-separated, from: {', '.join(MEASURE_NAMES)}")
+    m.add_argument("--t", type=int, default=1, help="diffusion time (default 1)")
+    m.add_argument("--sigma", type=float, default=10.0, help="Gaussian kernel bandwidth (default 10, as dse-dsmi)")
+    m.add_argument("--max-n", type=int, default=10000, help="subsample above this many points (default 10000)")
+    m.add_argument("--clusters", type=int, default=10, help="clusters of the inputs for DSMI(Z;X) (default 10)")
+    m.add_argument("--seed", type=int, default=0, help="random seed of subsampling (default 0)")
+    m.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    m.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, ...")
+    m.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    m.set_defaults(func=_cmd_measure)
+
+    d = sub.add_parser(
+        "demo",
+        help="train a small MLP on digits and watch its information dynamics",
+        description="Train an MLP on scikit-learn's bundled digits (no download) with an InformationMonitor on its "
+        "hidden layers, once on the true labels and once on shuffled labels; write metrics.csv, dynamics.png "
+        "and information_plane.png to --out.",
+    )
+    d.add_argument("--epochs", type=int, default=30)
+    d.add_argument("--out", default="infotorch-demo", help="output folder (default ./infotorch-demo)")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--no-shuffled", action="store_true", help="skip the shuffled-label run")
+    d.set_defaults(func=_cmd_demo)
     return parser
 
 
@@ -120,9 +386,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args, sys.stdout))
-    except (ValueError, TypeError, OSError) as exc:
-        print(f"infotorch {args.command}: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, ImportError, KeyError, RuntimeError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"infotorch {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"infotorch {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,5 +2,6 @@
 :mod:`torch.nn.functional`: options in ``__init__``, one call in ``forward``."""
 
 from .losses import DistillationLoss, LabelSmoothingCrossEntropy
+from .models import VAE, VariationalIB
 
-__all__ = ["DistillationLoss", "LabelSmoothingCrossEntropy"]
+__all__ = ["VAE", "DistillationLoss", "LabelSmoothingCrossEntropy", "VariationalIB"]

@@ -1,0 +1,69 @@
+"""A Lightning callback around :class:`infotorch.monitor.InformationMonitor`.
+
+Needs ``pip install 'infotorch[lightning]'`` (``lightning``; ``pytorch_lightning`` works too).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch import Tensor
+
+try:
+    import lightning.pytorch as pl
+except ImportError:  # pragma: no cover - depends on the environment
+    try:
+        import pytorch_lightning as pl
+    except ImportError:
+        raise ImportError("infotorch.callbacks needs Lightning: pip install 'infotorch[lightning]'") from None
+
+from .monitor import InformationMonitor, plot_dynamics, plot_information_plane
+
+__all__ = ["InformationMonitorCallback"]
+
+
+class InformationMonitorCallback(pl.Callback):
+    """Measure the named layers on a fixed probe set ``(x, y)`` every ``every_n_epochs`` training
+    epochs, log the values (``info/<layer>/<measure>``), and at the end of fitting write
+    ``metrics.csv``, ``dynamics.png`` and ``information_plane.png`` to ``out_dir`` (if given).
+    Other keyword arguments go to :class:`InformationMonitor`."""
+
+    def __init__(
+        self,
+        layers: Sequence[str] | Mapping[str, str],
+        probe: tuple[Tensor, Tensor | None],
+        *,
+        every_n_epochs: int = 1,
+        out_dir: str | None = None,
+        **monitor_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        self.layers, self.probe, self.every = layers, probe, max(1, int(every_n_epochs))
+        self.out_dir, self.monitor_kwargs = out_dir, monitor_kwargs
+        self.monitor: InformationMonitor | None = None
+
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        self.monitor = InformationMonitor(pl_module, self.layers, **self.monitor_kwargs)
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        if self.monitor is None or trainer.current_epoch % self.every:
+            return
+        x, y = self.probe
+        rows = self.monitor.measure(x.to(pl_module.device), y, epoch=trainer.current_epoch)
+        for row in rows:
+            for key, value in row.items():
+                if isinstance(value, float):
+                    pl_module.log(f"info/{row['layer']}/{key}", value)
+
+    def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
+        if self.monitor is None:
+            return
+        self.monitor.detach()
+        if self.out_dir and self.monitor.records:
+            os.makedirs(self.out_dir, exist_ok=True)
+            self.monitor.to_csv(os.path.join(self.out_dir, "metrics.csv"))
+            plot_dynamics(self.monitor.records, os.path.join(self.out_dir, "dynamics.png"))
+            if any("dsmi_zx" in r and "dsmi_zy" in r for r in self.monitor.records):
+                plot_information_plane(self.monitor.records, os.path.join(self.out_dir, "information_plane.png"))

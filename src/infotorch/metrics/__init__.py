@@ -1,0 +1,298 @@
+"""torchmetrics ``Metric`` classes: streaming, DDP-synced information measures.
+
+* Embedding metrics (:class:`DiffusionSpectralEntropy`, :class:`DiffusionSpectralMutualInformation`,
+  :class:`MatrixRenyiEntropy`) keep a bounded, seeded reservoir of at most ``max_samples`` rows
+  (Vitter's algorithm R) per process; under DDP the reservoirs are gathered at ``compute()``
+  (rank order) and, if their union exceeds ``max_samples``, subsampled with the same seed. When
+  the whole data fits (``N <= max_samples``), the metric over the shards equals the metric over
+  the whole data concatenated in rank order.
+* Classical metrics keep fixed-size sufficient statistics summed across processes
+  (:class:`Entropy`: the sum of per-sample entropies; :class:`DiscreteMutualInformation`: a joint
+  count table).
+
+Needs ``pip install 'infotorch[metrics]'`` (torchmetrics).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, cast
+
+import torch
+from torch import Tensor
+
+try:
+    from torchmetrics import Metric
+    from torchmetrics.utilities import dim_zero_cat
+except ImportError:  # pragma: no cover - depends on the environment
+    raise ImportError("infotorch.metrics needs torchmetrics: pip install 'infotorch[metrics]'") from None
+
+from .. import discrete
+from ..spectral import diffusion_spectral_entropy, diffusion_spectral_mutual_information, matrix_renyi_entropy
+
+__all__ = [
+    "DiffusionSpectralEntropy",
+    "DiffusionSpectralMutualInformation",
+    "DiscreteMutualInformation",
+    "Entropy",
+    "MatrixRenyiEntropy",
+]
+
+
+class _ReservoirMetric(Metric):
+    """Accumulates rows of ``z`` (and of an optional reference ``y``) in a seeded reservoir."""
+
+    full_state_update = False
+    is_differentiable = False
+    higher_is_better = None
+    seen: Tensor
+
+    def __init__(self, max_samples: int = 2000, seed: int = 0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if int(max_samples) < 2:
+            raise ValueError(f"max_samples must be at least 2, got {max_samples!r}")
+        self.max_samples = int(max_samples)
+        self.seed = int(seed)
+        self.add_state("z", default=[], dist_reduce_fx="cat")
+        self.add_state("y", default=[], dist_reduce_fx="cat")
+        self.add_state("seen", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+        self._gen = torch.Generator().manual_seed(self.seed)
+
+    def _list(self, name: str) -> list[Tensor]:
+        return cast(list[Tensor], getattr(self, name))
+
+    def _reservoir_update(self, z: Tensor, y: Tensor | None) -> None:
+        z = z.detach().reshape(z.shape[0], -1)
+        if y is not None:
+            y = y.detach().reshape(y.shape[0], -1)
+            if y.shape[0] != z.shape[0]:
+                raise ValueError(f"z and y must have the same number of rows, got {z.shape[0]} and {y.shape[0]}")
+        zs_list, ys_list = self._list("z"), self._list("y")
+        held = sum(t.shape[0] for t in zs_list)
+        room = self.max_samples - held
+        seen = self.seen
+        n0 = int(seen)
+        take = min(room, z.shape[0])
+        if take > 0:
+            zs_list.append(z[:take])
+            if y is not None:
+                ys_list.append(y[:take])
+        rest = z.shape[0] - take
+        if rest > 0:  # algorithm R: item i (0-based, global) replaces a random slot with prob. max/(i+1)
+            zs = torch.cat(zs_list)
+            ys = torch.cat(ys_list) if y is not None else None
+            for j in range(take, z.shape[0]):
+                i = n0 + j
+                slot = int(torch.randint(0, i + 1, (1,), generator=self._gen))
+                if slot < self.max_samples:
+                    zs[slot] = z[j]
+                    if ys is not None and y is not None:
+                        ys[slot] = y[j]
+            zs_list[:] = [zs]
+            ys_list[:] = [ys] if ys is not None else []
+        self.seen = seen + z.shape[0]
+
+    def _gathered(self) -> tuple[Tensor, Tensor | None]:
+        z_state: Any = self.z
+        y_state: Any = self.y
+        if isinstance(z_state, list) and not z_state:
+            raise ValueError(f"{type(self).__name__}.compute() called before any update()")
+        z = dim_zero_cat(z_state)
+        y = dim_zero_cat(y_state) if (isinstance(y_state, Tensor) or len(y_state)) else None
+        if z.shape[0] > self.max_samples:
+            gen = torch.Generator().manual_seed(self.seed)
+            idx = torch.randperm(z.shape[0], generator=gen)[: self.max_samples].sort().values.to(z.device)
+            z = z[idx]
+            y = y[idx] if y is not None else None
+        return z, y
+
+
+class DiffusionSpectralEntropy(_ReservoirMetric):
+    """DSE of the accumulated embeddings, in bits; see :func:`infotorch.spectral.diffusion_spectral_entropy`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from infotorch.metrics import DiffusionSpectralEntropy
+    >>> m = DiffusionSpectralEntropy(gaussian_kernel_sigma=1.0, max_samples=500)
+    >>> for batch in torch.randn(4, 50, 8, generator=torch.Generator().manual_seed(0)):
+    ...     m.update(batch)
+    >>> bool(0 < m.compute() < torch.log2(torch.tensor(200.0)))
+    True
+    """
+
+    def __init__(
+        self,
+        gaussian_kernel_sigma: float = 10.0,
+        t: int = 1,
+        max_samples: int = 2000,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float64,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(max_samples=max_samples, seed=seed, **kwargs)
+        self.sigma, self.t, self.compute_dtype = float(gaussian_kernel_sigma), t, dtype
+
+    def update(self, z: Tensor) -> None:
+        self._reservoir_update(z, None)
+
+    def compute(self) -> Tensor:
+        z, _ = self._gathered()
+        return diffusion_spectral_entropy(
+            z, self.sigma, self.t, max_N=None, random_seed=self.seed, dtype=self.compute_dtype
+        ).to(torch.float64)
+
+
+class DiffusionSpectralMutualInformation(_ReservoirMetric):
+    """DSMI(Z; Y) of the accumulated pairs, in bits; ``y``: class labels (integers) or reference
+    vectors (clustered into ``n_clusters`` as dse-dsmi does).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from infotorch.metrics import DiffusionSpectralMutualInformation
+    >>> m = DiffusionSpectralMutualInformation(gaussian_kernel_sigma=1.0)
+    >>> y = torch.arange(90) % 3
+    >>> m.update(torch.randn(90, 2) * 0.1 + 5 * torch.nn.functional.one_hot(y, 3)[:, :2], y)
+    >>> bool(m.compute() > 1.0)
+    True
+    """
+
+    def __init__(
+        self,
+        gaussian_kernel_sigma: float = 10.0,
+        t: int = 1,
+        num_repetitions: int = 5,
+        n_clusters: int = 10,
+        max_samples: int = 2000,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float64,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(max_samples=max_samples, seed=seed, **kwargs)
+        self.sigma, self.t, self.compute_dtype = float(gaussian_kernel_sigma), t, dtype
+        self.num_repetitions, self.n_clusters = num_repetitions, n_clusters
+
+    def update(self, z: Tensor, y: Tensor) -> None:
+        self._reservoir_update(z, y)
+
+    def compute(self) -> Tensor:
+        z, y = self._gathered()
+        assert y is not None
+        ref = y.reshape(-1) if y.shape[1] == 1 else y
+        mi, _ = diffusion_spectral_mutual_information(
+            z,
+            ref.cpu(),
+            gaussian_kernel_sigma=self.sigma,
+            t=self.t,
+            num_repetitions=self.num_repetitions,
+            n_clusters=self.n_clusters,
+            random_seed=self.seed,
+            dtype=self.compute_dtype,
+        )
+        return mi.to(torch.float64)
+
+
+class MatrixRenyiEntropy(_ReservoirMetric):
+    """Matrix-based Rényi α-entropy of the accumulated embeddings, in bits."""
+
+    def __init__(
+        self, alpha: float = 2.0, sigma: float = 1.0, max_samples: int = 2000, seed: int = 0, **kwargs: Any
+    ) -> None:
+        super().__init__(max_samples=max_samples, seed=seed, **kwargs)
+        self.alpha, self.sigma = float(alpha), float(sigma)
+
+    def update(self, z: Tensor) -> None:
+        self._reservoir_update(z, None)
+
+    def compute(self) -> Tensor:
+        z, _ = self._gathered()
+        return matrix_renyi_entropy(z.to(torch.float64), alpha=self.alpha, sigma=self.sigma)
+
+
+class Entropy(Metric):
+    """Mean Shannon entropy of predicted distributions (probabilities or ``logits=True``), streamed
+    as a sum and a count; ``base`` as :func:`infotorch.entropy`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from infotorch.metrics import Entropy
+    >>> m = Entropy(logits=True, base=2)
+    >>> m.update(torch.zeros(5, 4)); m.update(torch.zeros(3, 4))
+    >>> m.compute()
+    tensor(2., dtype=torch.float64)
+    """
+
+    full_state_update = False
+    is_differentiable = False
+    higher_is_better = None
+    total: Tensor
+    count: Tensor
+
+    def __init__(self, logits: bool = False, base: float | str | None = math.e, dim: int = -1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.logits, self.base, self.dim = logits, base, dim
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, x: Tensor) -> None:
+        kw: dict[str, Any] = {"logits": x} if self.logits else {"p": x}
+        h = discrete.entropy(dim=self.dim, base=self.base, **kw).detach().to(torch.float64)
+        self.total = self.total + h.sum().to(self.total.device)
+        self.count = self.count + h.numel()
+
+    def compute(self) -> Tensor:
+        return self.total / self.count.clamp_min(1)
+
+
+class DiscreteMutualInformation(Metric):
+    """Plug-in mutual information of paired labels in ``[0, num_x) × [0, num_y)``, streamed as a
+    joint count table (exact across batches and processes); ``bias_correction="miller-madow"``
+    optional, ``base`` as :func:`infotorch.mutual_information`."""
+
+    full_state_update = False
+    is_differentiable = False
+    higher_is_better = None
+    counts: Tensor
+
+    def __init__(
+        self,
+        num_x: int,
+        num_y: int,
+        base: float | str | None = math.e,
+        bias_correction: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if bias_correction not in (None, "miller-madow"):
+            raise ValueError(f"bias_correction must be None or 'miller-madow', got {bias_correction!r}")
+        self.num_x, self.num_y, self.base, self.bias_correction = int(num_x), int(num_y), base, bias_correction
+        self.add_state("counts", default=torch.zeros(self.num_x, self.num_y, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, x: Tensor, y: Tensor) -> None:
+        x, y = x.reshape(-1).long(), y.reshape(-1).long()
+        if x.shape != y.shape:
+            raise ValueError(f"x and y must hold the same number of labels, got {x.shape[0]} and {y.shape[0]}")
+        if x.numel() and (
+            int(x.min()) < 0 or int(x.max()) >= self.num_x or int(y.min()) < 0 or int(y.max()) >= self.num_y
+        ):
+            raise ValueError(f"labels must lie in [0, {self.num_x}) and [0, {self.num_y})")
+        flat = x * self.num_y + y
+        counts = self.counts
+        table = torch.bincount(flat, minlength=self.num_x * self.num_y).reshape(self.num_x, self.num_y)
+        self.counts = counts + table.to(counts)
+
+    def compute(self) -> Tensor:
+        counts = self.counts
+        n = counts.sum()
+        if float(n) == 0:
+            raise ValueError("DiscreteMutualInformation.compute() called before any update()")
+        mi = discrete.mutual_information(counts / n, base=self.base, validate=False)
+        if self.bias_correction == "miller-madow":
+            m_xy = (counts > 0).sum()
+            m_x = (counts.sum(1) > 0).sum()
+            m_y = (counts.sum(0) > 0).sum()
+            log_base = 1.0 if self.base in (None, "e", math.e) else math.log(float(cast(float, self.base)))
+            mi = mi - (m_xy - m_x - m_y + 1).to(mi) / (2 * n) / log_base
+        return mi

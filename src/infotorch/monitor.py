@@ -1,0 +1,431 @@
+r"""Watch a network learn in information terms: forward hooks → per-epoch records → tables, plots.
+
+:class:`InformationMonitor` attaches forward hooks to named layers of any ``nn.Module``. Each
+call of :meth:`InformationMonitor.measure` runs a fixed probe set through the model, captures
+the layers' outputs ``Z`` and records, per layer,
+
+* ``dse``: the diffusion spectral entropy DSE(Z) (bits);
+* ``dsmi_zy``: DSMI(Z; Y) against the labels; ``dsmi_zx``: DSMI(Z; X) against the inputs
+  (clustered once into ``n_clusters`` groups, as ``dse-dsmi`` does, and reused every epoch);
+* ``binned_mi_zy``, ``binned_mi_zx``: the classical binned estimates as a baseline (activations cut
+  into ``bins`` equal bins per unit, each distinct binned vector a symbol; plug-in mutual
+  information in bits, Shwartz-Ziv & Tishby's information plane),
+
+plus whatever the caller passes (accuracy, loss, run name). Records are plain dicts, written as
+CSV or JSON; :func:`plot_dynamics` and :func:`plot_information_plane` draw them with matplotlib
+(``pip install 'infotorch[plot]'``).
+
+``sigma="median"`` (the default) sets the kernel bandwidth of each measurement to the median
+pairwise distance of the layer's probe embeddings, so that layers and epochs of different scales
+are comparable; a float fixes it as in ``dse-dsmi``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .discrete import entropy_from_samples, mutual_information_from_samples
+from .spectral import diffusion_spectral_entropy, diffusion_spectral_mutual_information
+from .spectral.graphs import squared_distances
+
+__all__ = [
+    "InformationMonitor",
+    "binned_codes",
+    "median_sigma",
+    "plot_dynamics",
+    "plot_information_plane",
+    "read_records",
+    "write_records",
+]
+
+MEASURES = ("dse", "dsmi_zy", "dsmi_zx", "binned_mi_zy", "binned_mi_zx")
+
+
+def median_sigma(z: Tensor, max_points: int = 1000) -> float:
+    """Median pairwise Euclidean distance of (up to ``max_points`` of) the rows of ``z``."""
+    z = z[:max_points].to(torch.float64)
+    d2 = squared_distances(z)
+    n = d2.shape[0]
+    iu = torch.triu_indices(n, n, offset=1)
+    d = d2[iu[0], iu[1]].sqrt()
+    med = float(d.median()) if d.numel() else 0.0
+    return med if med > 0 else 1.0
+
+
+def binned_codes(z: Tensor, bins: int = 30) -> Tensor:
+    """One integer symbol per row: each unit cut into ``bins`` equal bins over its range."""
+    z = z.detach().to(torch.float64)
+    lo = z.amin(dim=0, keepdim=True)
+    span = (z.amax(dim=0, keepdim=True) - lo).clamp_min(torch.finfo(torch.float64).tiny)
+    cells = ((z - lo) / span * bins).floor().clamp_(0, bins - 1).to(torch.int64)
+    _, codes = torch.unique(cells, dim=0, return_inverse=True)
+    return codes
+
+
+class InformationMonitor:
+    """Forward hooks on named layers and per-epoch information measurements.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Any module; ``layers`` name its submodules (``dict(model.named_modules())`` keys).
+    layers : sequence of str, or mapping of display name to module name
+    sigma : "median" or float
+        Kernel bandwidth of DSE/DSMI (see the module docstring).
+    t : int
+        Diffusion time.
+    measures : sequence of str
+        Any of ``"dse", "dsmi_zy", "dsmi_zx", "binned_mi_zy", "binned_mi_zx"``.
+    n_clusters : int
+        Clusters of the inputs for DSMI(Z; X).
+    bins : int
+        Bins per unit of the binned baseline.
+    num_repetitions, seed : int
+        DSMI's random subsets (seeded: repeated measurements are comparable).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from infotorch.monitor import InformationMonitor
+    >>> model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+    >>> x, y = torch.randn(60, 4), torch.arange(60) % 3
+    >>> with InformationMonitor(model, ["1"], measures=["dse", "dsmi_zy"]) as mon:
+    ...     row = mon.measure(x, y, epoch=0)[0]
+    >>> sorted(k for k in row if k.startswith(("dse", "dsmi")))
+    ['dse', 'dsmi_zy']
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: Sequence[str] | Mapping[str, str],
+        *,
+        sigma: str | float = "median",
+        t: int = 1,
+        measures: Iterable[str] = MEASURES,
+        n_clusters: int = 10,
+        bins: int = 30,
+        num_repetitions: int = 5,
+        seed: int = 0,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        names = dict(layers) if isinstance(layers, Mapping) else {name: name for name in layers}
+        modules = dict(model.named_modules())
+        missing = [m for m in names.values() if m not in modules]
+        if missing:
+            known = ", ".join(repr(k) for k in modules if k)
+            raise ValueError(f"layers {missing} are not submodules of the model; its submodules are {known}")
+        if not names:
+            raise ValueError("layers must name at least one submodule")
+        self.measures = tuple(measures)
+        unknown = set(self.measures) - set(MEASURES)
+        if unknown:
+            raise ValueError(f"measures must be among {MEASURES}, got {sorted(unknown)}")
+        if not (sigma == "median" or (isinstance(sigma, (int, float)) and float(sigma) > 0)):
+            raise ValueError(f"sigma must be 'median' or a positive number, got {sigma!r}")
+        self.model = model
+        self.layers = names
+        self.sigma = sigma
+        self.t = t
+        self.n_clusters = n_clusters
+        self.bins = bins
+        self.num_repetitions = num_repetitions
+        self.seed = seed
+        self.records: list[dict[str, Any]] = []
+        self._captured: dict[str, Tensor] = {}
+        self._handles: list[Any] = []
+        self._input_clusters: np.ndarray | None = None
+        self._input_key: tuple[int, ...] | None = None
+
+    # ------------------------------------------------------------------ hooks
+    def attach(self) -> InformationMonitor:
+        """Register the forward hooks (idempotent)."""
+        if self._handles:
+            return self
+        modules = dict(self.model.named_modules())
+        for display, name in self.layers.items():
+
+            def hook(_mod: nn.Module, _inp: Any, out: Any, display: str = display) -> None:
+                tensor = out[0] if isinstance(out, (tuple, list)) else out
+                if isinstance(tensor, Tensor):
+                    self._captured[display] = tensor.detach()
+
+            self._handles.append(modules[name].register_forward_hook(hook))
+        return self
+
+    def detach(self) -> None:
+        """Remove the hooks."""
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+        self._captured.clear()
+
+    def __enter__(self) -> InformationMonitor:
+        return self.attach()
+
+    def __exit__(self, *exc: object) -> None:
+        self.detach()
+
+    @torch.no_grad()
+    def embeddings(self, x: Tensor, batch_size: int = 1024) -> dict[str, Tensor]:
+        """Run ``x`` through the model in eval mode; the flattened outputs of each layer (CPU, float64)."""
+        self.attach()
+        was_training = self.model.training
+        self.model.eval()
+        chunks: dict[str, list[Tensor]] = {k: [] for k in self.layers}
+        try:
+            for start in range(0, x.shape[0], batch_size):
+                self._captured.clear()
+                self.model(x[start : start + batch_size])
+                for k in self.layers:
+                    if k not in self._captured:
+                        raise ValueError(f"layer {self.layers[k]!r} produced no tensor output in the forward pass")
+                    chunks[k].append(self._captured[k].reshape(self._captured[k].shape[0], -1).cpu())
+        finally:
+            self.model.train(was_training)
+        return {k: torch.cat(v).to(torch.float64) for k, v in chunks.items()}
+
+    # ------------------------------------------------------------------ measurements
+    def _clusters_for_inputs(self, x: Tensor) -> np.ndarray:
+        key = (x.shape[0], hash(x.detach().cpu().numpy().tobytes()))
+        if self._input_clusters is None or self._input_key != key:
+            from .spectral.mutual_information import _clusters
+
+            flat = x.detach().reshape(x.shape[0], -1).cpu().to(torch.float64).numpy()
+            self._input_clusters = _clusters(flat, flat.shape[0], False, self.n_clusters, None)
+            self._input_key = key
+        return self._input_clusters
+
+    def measure_embeddings(self, z: Tensor, y: Tensor | None = None, x: Tensor | None = None) -> dict[str, float]:
+        """The configured measures of one layer's embeddings ``z`` (N, D)."""
+        out: dict[str, float] = {}
+        sigma = median_sigma(z) if self.sigma == "median" else float(self.sigma)
+        out["sigma"] = sigma
+        labels = None if y is None else y.detach().cpu().numpy().astype(np.int64)
+        common: dict[str, Any] = {"gaussian_kernel_sigma": sigma, "t": self.t, "random_seed": self.seed}
+        if "dse" in self.measures:
+            out["dse"] = float(diffusion_spectral_entropy(z.numpy(), max_N=None, **common))
+        if "dsmi_zy" in self.measures and labels is not None:
+            mi, _ = diffusion_spectral_mutual_information(
+                z.numpy(), labels, num_repetitions=self.num_repetitions, **common
+            )
+            out["dsmi_zy"] = float(mi)
+        if "dsmi_zx" in self.measures and x is not None:
+            clusters = self._clusters_for_inputs(x)
+            mi, _ = diffusion_spectral_mutual_information(
+                z.numpy(),
+                clusters.reshape(-1, 1),
+                reference_discrete=True,
+                num_repetitions=self.num_repetitions,
+                **common,
+            )
+            out["dsmi_zx"] = float(mi)
+        if "binned_mi_zy" in self.measures or "binned_mi_zx" in self.measures:
+            codes = binned_codes(z, self.bins)
+            if "binned_mi_zy" in self.measures and labels is not None:
+                out["binned_mi_zy"] = float(mutual_information_from_samples(codes, torch.from_numpy(labels), base=2))
+            if "binned_mi_zx" in self.measures:
+                # X is a set of distinct inputs and Z = f(X): I(X; Z) = H(Z)
+                out["binned_mi_zx"] = float(entropy_from_samples(codes, base=2))
+        return out
+
+    def measure(
+        self, x: Tensor, y: Tensor | None = None, *, epoch: int | None = None, **extra: Any
+    ) -> list[dict[str, Any]]:
+        """Measure every layer on the probe set ``(x, y)``; append one record per layer and return them.
+
+        ``extra`` (e.g. ``accuracy=0.93, run="true labels"``) is copied into each record.
+        """
+        embs = self.embeddings(x)
+        rows = []
+        for layer, z in embs.items():
+            row: dict[str, Any] = {"epoch": epoch, "layer": layer, **extra}
+            row.update(self.measure_embeddings(z, y, x))
+            rows.append(row)
+        self.records.extend(rows)
+        return rows
+
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        write_records(self.records, path)
+
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        write_records(self.records, path)
+
+
+# ---------------------------------------------------------------------- tables
+
+
+def write_records(records: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> None:
+    """Write records as CSV (``.csv``) or JSON (``.json``), columns in first-seen order."""
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    if path.endswith(".json"):
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(list(records), f, indent=1, default=float)
+        return
+    columns: list[str] = []
+    for r in records:
+        columns.extend(k for k in r if k not in columns)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for r in records:
+            writer.writerow({k: r.get(k, "") for k in columns})
+
+
+def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Read records written by :func:`write_records` (numbers parsed back to float/int)."""
+    path = os.fspath(path)
+    if path.endswith(".json"):
+        with open(path, encoding="utf-8") as f:
+            return list(json.load(f))
+    rows = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            row: dict[str, Any] = {}
+            for k, val in r.items():
+                try:
+                    num = float(val)
+                    row[k] = int(num) if num.is_integer() and "." not in val and "e" not in val.lower() else num
+                except (TypeError, ValueError):
+                    row[k] = val
+            rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------------- plots
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError("plots need matplotlib: pip install 'infotorch[plot]'") from None
+    return plt
+
+
+def _series(records: Sequence[Mapping[str, Any]], key: str) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
+    out: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    for r in records:
+        val = r.get(key)
+        if val is None or val == "" or r.get("epoch") in (None, ""):
+            continue
+        run = str(r.get("run", ""))
+        xs, ys = out.setdefault((run, str(r["layer"])), ([], []))
+        xs.append(float(r["epoch"]))
+        ys.append(float(val))
+    return out
+
+
+def plot_dynamics(
+    records: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], *, title: str | None = None
+) -> None:
+    """DSE(Z), DSMI(Z;Y), DSMI(Z;X) (and accuracy when recorded) against epoch, one line per layer
+    and run (dashed for runs other than the first)."""
+    plt = _pyplot()
+    panels = [k for k in ("dse", "dsmi_zy", "dsmi_zx", "accuracy") if any(k in r for r in records)]
+    labels = {
+        "dse": "DSE(Z) [bits]",
+        "dsmi_zy": "DSMI(Z; Y) [bits]",
+        "dsmi_zx": "DSMI(Z; X) [bits]",
+        "accuracy": "accuracy",
+    }
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    runs = list(dict.fromkeys(str(r.get("run", "")) for r in records))
+    layers = list(dict.fromkeys(str(r["layer"]) for r in records))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, key in zip(axes[0], panels, strict=True):
+        if key == "accuracy":  # one line per run (the same for every layer): test solid, train dotted
+            for sub, style, what in (("accuracy", "-", "test"), ("train_accuracy", ":", "train")):
+                for (run, layer), (xs, ys) in _series(records, sub).items():
+                    if layer != layers[0]:
+                        continue
+                    color = colors[runs.index(run) % len(colors)]
+                    ax.plot(xs, ys, style, color=color, lw=1.6, label=f"{run} ({what})" if run else what)
+        else:
+            for (run, layer), (xs, ys) in _series(records, key).items():
+                style = "-" if run == runs[0] else "--"
+                color = colors[layers.index(layer) % len(colors)]
+                ax.plot(xs, ys, style, color=color, label=f"{layer}" + (f" ({run})" if run else ""), lw=1.6)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(labels[key])
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7, frameon=False)
+    if len(panels) > 1:
+        axes[0][-1].legend(fontsize=7, frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(os.fspath(path), dpi=130)
+    plt.close(fig)
+
+
+def plot_information_plane(
+    records: Sequence[Mapping[str, Any]],
+    path: str | os.PathLike[str],
+    *,
+    x_key: str = "dsmi_zx",
+    y_key: str = "dsmi_zy",
+    title: str | None = None,
+) -> None:
+    """The information plane: I(X; Z) against I(Z; Y) per layer, points coloured by epoch,
+    one panel per run."""
+    plt = _pyplot()
+    runs = list(dict.fromkeys(str(r.get("run", "")) for r in records))
+    layers = list(dict.fromkeys(str(r["layer"]) for r in records))
+    markers = "os^Dv<>p*h"
+    epochs = [float(r["epoch"]) for r in records if r.get("epoch") not in (None, "")]
+    vmin, vmax = (min(epochs), max(epochs)) if epochs else (0.0, 1.0)
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 4.0), squeeze=False, sharex=True, sharey=True)
+    scatter = None
+    for ax, run in zip(axes[0], runs, strict=True):
+        for i, layer in enumerate(layers):
+            pts = [
+                (float(r[x_key]), float(r[y_key]), float(r["epoch"]))
+                for r in records
+                if str(r.get("run", "")) == run
+                and str(r["layer"]) == layer
+                and r.get(x_key) not in (None, "")
+                and r.get(y_key) not in (None, "")
+            ]
+            if not pts:
+                continue
+            xs, ys, es = zip(*pts, strict=True)
+            ax.plot(xs, ys, "-", color="0.75", lw=0.8, zorder=1)
+            scatter = ax.scatter(
+                xs,
+                ys,
+                c=es,
+                cmap="viridis",
+                vmin=vmin,
+                vmax=vmax,
+                marker=markers[i % len(markers)],
+                s=28,
+                label=layer,
+                zorder=2,
+                edgecolors="none",
+            )
+        ax.set_xlabel(f"I(X; Z) [{x_key}, bits]")
+        ax.set_ylabel(f"I(Z; Y) [{y_key}, bits]")
+        ax.set_title(run or "run")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, frameon=False)
+    if scatter is not None:
+        fig.colorbar(scatter, ax=list(axes[0]), label="epoch", shrink=0.9)
+    if title:
+        fig.suptitle(title)
+    fig.savefig(os.fspath(path), dpi=130, bbox_inches="tight")
+    plt.close(fig)
