@@ -71,6 +71,9 @@ def test_core_never_imports_upper_layers():
     for path in sorted((SRC / "nn").glob("**/*.py")):
         bad = _imports(path) & {"metrics", "monitor", "labs", "cli"}
         assert not bad, f"nn/{path.name} imports {bad}"
+    for path in sorted((SRC / "metrics").glob("**/*.py")):
+        bad = _imports(path) & {"monitor", "labs", "cli", "demo", "callbacks"}
+        assert not bad, f"metrics/{path.name} imports {bad}"
 
 
 def test_import_loads_only_torch_and_numpy():
