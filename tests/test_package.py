@@ -15,7 +15,17 @@ import infotorch
 from infotorch import cli
 
 SRC = pathlib.Path(infotorch.__file__).parent
-CORE = ["_validation", "_numerics", "discrete", "gaussian", "losses", "interpolated", "penalties", "spectral"]
+CORE = [
+    "_validation",
+    "_numerics",
+    "discrete",
+    "gaussian",
+    "_gaussian_noise",
+    "losses",
+    "interpolated",
+    "penalties",
+    "spectral",
+]
 UPPER = {"nn", "metrics", "monitor", "compat", "labs", "cli"}
 
 

@@ -32,7 +32,17 @@ from .discrete import (
     normalized_mutual_information,
     normalized_mutual_information_from_samples,
 )
-from .gaussian import gaussian_entropy, kl_normal, kl_to_standard_normal
+from .gaussian import (
+    ComponentLossesDict,
+    gaussian_entropy,
+    gaussian_entropy_log_loss,
+    gaussian_mixture_entropy,
+    kl_normal,
+    kl_to_standard_normal,
+    masked_negative_log_mean,
+    mutual_information_sub_batch,
+    square_mahalanobis_distance,
+)
 from .losses import distillation_loss, label_smoothing_cross_entropy
 from .spectral import (
     adjacency_spectral_entropy,
@@ -46,6 +56,7 @@ from .spectral import (
 )
 
 __all__ = [
+    "ComponentLossesDict",
     "__version__",
     "adjacency_spectral_entropy",
     "adjacency_spectral_mutual_information",
@@ -59,21 +70,26 @@ __all__ = [
     "entropy",
     "entropy_from_samples",
     "gaussian_entropy",
+    "gaussian_entropy_log_loss",
+    "gaussian_mixture_entropy",
     "joint_entropy",
     "js_divergence",
     "kl_divergence",
     "kl_normal",
     "kl_to_standard_normal",
     "label_smoothing_cross_entropy",
+    "masked_negative_log_mean",
     "matrix_renyi_entropy",
     "matrix_renyi_joint_entropy",
     "matrix_renyi_mutual_information",
     "mutual_information",
     "mutual_information_from_samples",
+    "mutual_information_sub_batch",
     "nn",
     "normalized_gram",
     "normalized_mutual_information",
     "normalized_mutual_information_from_samples",
+    "square_mahalanobis_distance",
 ]
 
 #: Core modules whose public functions are the library's measures (used by ``infotorch info``).

@@ -53,6 +53,9 @@ _LATEX = [
     (r"\pi", "π"),
     (r"\Sigma", "Σ"),
     (r"\varepsilon", "ε"),
+    (r"\mathrm{mean}", "mean"),
+    (r"\sigma", "σ"),
+    (r"\mu", "μ"),
     (r"\,", ""),
     (r"\ ", " "),
     ("[2]_", ""),
@@ -81,7 +84,9 @@ def measure_table() -> list[tuple[str, str, str]]:
     for mod_name in CORE_MODULES:
         module = importlib.import_module(f"infotorch.{mod_name}")
         for name in module.__all__:
-            rows.append((name, mod_name, _summary(getattr(module, name))))
+            obj = getattr(module, name)
+            if inspect.isfunction(obj):  # measures, not types
+                rows.append((name, mod_name, _summary(obj)))
     return rows
 
 

@@ -22,8 +22,26 @@ from torch import Tensor
 
 from . import _numerics as nx
 from . import _validation as v
+from ._gaussian_noise import (
+    ComponentLossesDict,
+    gaussian_entropy_log_loss,
+    gaussian_mixture_entropy,
+    masked_negative_log_mean,
+    mutual_information_sub_batch,
+    square_mahalanobis_distance,
+)
 
-__all__ = ["gaussian_entropy", "kl_normal", "kl_to_standard_normal"]
+__all__ = [
+    "ComponentLossesDict",
+    "gaussian_entropy",
+    "gaussian_entropy_log_loss",
+    "gaussian_mixture_entropy",
+    "kl_normal",
+    "kl_to_standard_normal",
+    "masked_negative_log_mean",
+    "mutual_information_sub_batch",
+    "square_mahalanobis_distance",
+]
 
 _HALF_LOG_2PIE = 0.5 * math.log(2 * math.pi * math.e)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from ..gaussian import ComponentLossesDict, mutual_information_sub_batch
 from ..losses import distillation_loss, label_smoothing_cross_entropy
 
-__all__ = ["DistillationLoss", "LabelSmoothingCrossEntropy"]
+__all__ = ["DistillationLoss", "LabelSmoothingCrossEntropy", "MutualInformationLoss"]
 
 
 class LabelSmoothingCrossEntropy(nn.Module):
@@ -112,3 +113,37 @@ class DistillationLoss(nn.Module):
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}, alpha={self.alpha}, reduction={self.reduction!r}"
+
+
+class MutualInformationLoss(nn.Module):
+    r"""The sub-batch mutual-information loss of a noise layer; see
+    :func:`infotorch.gaussian.mutual_information_sub_batch`.
+
+    ``forward(means, stds, noise_mask, clean_embeddings, noisy_embeddings)`` returns the estimate
+    of :math:`I(X; Y)` per token in nats; the component losses of the last call are kept in
+    ``last_losses``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from infotorch.nn import MutualInformationLoss
+    >>> x = torch.randn(8, 3, 4)
+    >>> stds = torch.ones(8, 3, 4)
+    >>> loss = MutualInformationLoss()(torch.zeros_like(x), stds, torch.ones(8, 3, dtype=torch.bool), x, x + stds * torch.randn_like(x))
+    >>> loss.shape
+    torch.Size([])
+    """
+
+    def __init__(self, combine_noise_masks: bool = True, safety_factor: float = 100.0) -> None:
+        super().__init__()
+        self.combine_noise_masks = bool(combine_noise_masks)
+        self.safety_factor = float(safety_factor)
+        self.last_losses: ComponentLossesDict = {}
+
+    def forward(self, means: Tensor, stds: Tensor, noise_mask: Tensor, clean: Tensor, noisy: Tensor) -> Tensor:
+        losses: ComponentLossesDict = {}
+        value = mutual_information_sub_batch(
+            means, stds, noise_mask, clean, noisy, self.combine_noise_masks, losses, self.safety_factor
+        )
+        self.last_losses = losses
+        return value
