@@ -15,6 +15,7 @@ from . import discrete as discrete
 from . import gaussian as gaussian
 from . import losses as losses
 from . import nn
+from . import penalties as penalties
 from . import spectral as spectral
 from ._version import __version__
 from .discrete import (
@@ -44,6 +45,14 @@ from .gaussian import (
     square_mahalanobis_distance,
 )
 from .losses import distillation_loss, label_smoothing_cross_entropy
+from .penalties import (
+    AnalyticPenalty,
+    PenaltyTier,
+    ScalarWeightSchedule,
+    SoftmaxAssignmentSparsityPenalty,
+    softmax_assignment_entropy,
+    strength,
+)
 from .spectral import (
     adjacency_spectral_entropy,
     adjacency_spectral_mutual_information,
@@ -56,7 +65,11 @@ from .spectral import (
 )
 
 __all__ = [
+    "AnalyticPenalty",
     "ComponentLossesDict",
+    "PenaltyTier",
+    "ScalarWeightSchedule",
+    "SoftmaxAssignmentSparsityPenalty",
     "__version__",
     "adjacency_spectral_entropy",
     "adjacency_spectral_mutual_information",
@@ -89,11 +102,13 @@ __all__ = [
     "normalized_gram",
     "normalized_mutual_information",
     "normalized_mutual_information_from_samples",
+    "softmax_assignment_entropy",
     "square_mahalanobis_distance",
+    "strength",
 ]
 
 #: Core modules whose public functions are the library's measures (used by ``infotorch info``).
-CORE_MODULES = ("discrete", "gaussian", "losses", "spectral")
+CORE_MODULES = ("discrete", "gaussian", "losses", "penalties", "spectral")
 
 _LAZY = ("metrics", "monitor", "labs", "cli", "compat", "pruning", "demo", "callbacks")
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from ..gaussian import ComponentLossesDict, mutual_information_sub_batch
 from ..losses import distillation_loss, label_smoothing_cross_entropy
+from ..penalties import softmax_assignment_entropy
 
-__all__ = ["DistillationLoss", "LabelSmoothingCrossEntropy", "MutualInformationLoss"]
+__all__ = ["DistillationLoss", "LabelSmoothingCrossEntropy", "MutualInformationLoss", "SoftmaxAssignmentEntropy"]
 
 
 class LabelSmoothingCrossEntropy(nn.Module):
@@ -147,3 +149,31 @@ class MutualInformationLoss(nn.Module):
         )
         self.last_losses = losses
         return value
+
+
+class SoftmaxAssignmentEntropy(nn.Module):
+    r"""Training form of the softmax-assignment sparsity penalty, ``weight · Σ_i H(softmax(z_i/τ))``
+    (``reduction="sum"``, the penalty's own form) or its mean over rows, by plain autograd over
+    :func:`infotorch.penalties.softmax_assignment_entropy`; the closed-form curvature lives in
+    :class:`infotorch.penalties.SoftmaxAssignmentSparsityPenalty`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from infotorch.nn import SoftmaxAssignmentEntropy
+    >>> SoftmaxAssignmentEntropy(temperature=1.0, weight=0.5)(torch.zeros(3, 4))   # 0.5 · 3 · log 4
+    tensor(2.0794)
+    """
+
+    def __init__(self, temperature: float = 1.0, weight: float = 1.0, dim: int = -1, reduction: str = "sum") -> None:
+        super().__init__()
+        if reduction not in ("none", "mean", "sum"):
+            raise ValueError(f"reduction must be one of 'none' | 'mean' | 'sum', got {reduction!r}")
+        self.temperature, self.weight, self.dim, self.reduction = float(temperature), float(weight), dim, reduction
+        softmax_assignment_entropy(torch.zeros(1), self.temperature)  # validates the temperature now
+
+    def forward(self, logits: Tensor) -> Tensor:
+        h = self.weight * softmax_assignment_entropy(logits, self.temperature, self.dim)
+        if self.reduction == "sum":
+            return h.sum()
+        return h.mean() if self.reduction == "mean" else h
