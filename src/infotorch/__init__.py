@@ -13,6 +13,7 @@ from typing import Any
 
 from . import discrete as discrete
 from . import gaussian as gaussian
+from . import interpolated as interpolated
 from . import losses as losses
 from . import nn
 from . import penalties as penalties
@@ -43,6 +44,14 @@ from .gaussian import (
     masked_negative_log_mean,
     mutual_information_sub_batch,
     square_mahalanobis_distance,
+)
+from .interpolated import (
+    interpolated_density_entropy,
+    interpolated_density_entropy_hessian,
+    interpolated_density_entropy_hvp,
+    interpolated_density_fisher_diag,
+    min_gap_gradient_clip_hook,
+    natural_gradient_step,
 )
 from .losses import distillation_loss, label_smoothing_cross_entropy
 from .penalties import (
@@ -85,6 +94,10 @@ __all__ = [
     "gaussian_entropy",
     "gaussian_entropy_log_loss",
     "gaussian_mixture_entropy",
+    "interpolated_density_entropy",
+    "interpolated_density_entropy_hessian",
+    "interpolated_density_entropy_hvp",
+    "interpolated_density_fisher_diag",
     "joint_entropy",
     "js_divergence",
     "kl_divergence",
@@ -95,9 +108,11 @@ __all__ = [
     "matrix_renyi_entropy",
     "matrix_renyi_joint_entropy",
     "matrix_renyi_mutual_information",
+    "min_gap_gradient_clip_hook",
     "mutual_information",
     "mutual_information_from_samples",
     "mutual_information_sub_batch",
+    "natural_gradient_step",
     "nn",
     "normalized_gram",
     "normalized_mutual_information",
@@ -108,7 +123,7 @@ __all__ = [
 ]
 
 #: Core modules whose public functions are the library's measures (used by ``infotorch info``).
-CORE_MODULES = ("discrete", "gaussian", "losses", "penalties", "spectral")
+CORE_MODULES = ("discrete", "gaussian", "interpolated", "losses", "penalties", "spectral")
 
 _LAZY = ("metrics", "monitor", "labs", "cli", "compat", "pruning", "demo", "callbacks")
 

@@ -73,7 +73,10 @@ def _plain_math(text: str) -> str:
 def _summary(obj: object) -> str:
     doc = inspect.getdoc(obj) or ""
     first = doc.strip().split("\n\n", 1)[0].replace("\n", " ")
-    first = re.sub(r":math:`([^`]*)`", lambda m: _plain_math(m.group(1)), first)
+    plain = re.sub(r":math:`([^`]*)`", lambda m: _plain_math(m.group(1)), first)
+    # math the plain-text map cannot render is dropped rather than shown as LaTeX
+    first = plain if "\\" not in plain else re.sub(r"\s*:math:`[^`]*`", "", first)
+    first = first.split(". ", 1)[0].rstrip(".") + "."
     first = re.sub(r":(?:func|class|mod):`~?([^`]*)`", r"\1", first)
     first = re.sub(r"\s*\[\d+\]_", "", first)
     return re.sub(r"\s+", " ", first.replace("``", "")).strip()
