@@ -14,12 +14,13 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 import numpy as np
 import torch
 
 from . import CORE_MODULES, __version__
+from ._progress import Progress
 
 __all__ = ["build_parser", "devices", "load_array", "main", "measure_table"]
 
@@ -239,7 +240,7 @@ def _cmd_measure(args: argparse.Namespace, out: TextIO) -> int:
     zt = torch.as_tensor(np.ascontiguousarray(z), dtype=dtype, device=device)
     common = {"gaussian_kernel_sigma": args.sigma, "random_seed": args.seed, "dtype": dtype}
     results: dict[str, float] = {}
-    progress = _progress(len(wanted))
+    progress = Progress(len(wanted), description="measuring")
     try:
         for m in wanted:
             progress.update(f"measuring {m}")
@@ -298,34 +299,6 @@ def _cmd_measure(args: argparse.Namespace, out: TextIO) -> int:
     )
     _print_table(rows, header, out)
     return 0
-
-
-class _progress:
-    """Progress on stderr (rich, when stderr is a terminal and rich is installed)."""
-
-    def __init__(self, total: int) -> None:
-        self._bar: Any = None
-        if sys.stderr.isatty():
-            try:
-                from rich.progress import Progress
-
-                self._bar = Progress(transient=True)
-                self._bar.start()
-                self._task = self._bar.add_task("measuring", total=total)
-            except ImportError:
-                self._bar = None
-
-    def update(self, description: str) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, description=description)
-
-    def advance(self) -> None:
-        if self._bar is not None:
-            self._bar.advance(self._task)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._progress import Progress
 from .monitor import InformationMonitor, plot_dynamics, plot_information_plane, write_records
 
 __all__ = ["load_digits_tensors", "make_mlp", "run_demo"]
@@ -56,30 +57,6 @@ def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         return float((model(x).argmax(-1) == y).float().mean())
 
 
-class _Progress:
-    """A rich progress bar on stderr when rich is installed and stderr is a terminal; else nothing."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self._bar: Any = None
-        if enabled and sys.stderr.isatty():
-            try:
-                from rich.progress import Progress
-
-                self._bar = Progress(transient=True)
-                self._bar.start()
-                self._task = self._bar.add_task("training", total=total)
-            except ImportError:
-                self._bar = None
-
-    def advance(self, description: str) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, advance=1, description=description)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-
 def _train_run(
     run: str,
     labels: torch.Tensor,
@@ -88,7 +65,7 @@ def _train_run(
     seed: int,
     probe: int,
     out: TextIO,
-    progress: _Progress,
+    progress: Progress,
 ) -> list[dict[str, Any]]:
     model = make_mlp(seed)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -161,7 +138,7 @@ def run_demo(
         f"{'run':<15} {'epoch':>5} {'train acc':>9} {'test acc':>8} {'DSE(Z2)':>10} {'DSMI(Z2;Y)':>12} {'DSMI(Z2;X)':>12}",
         file=stream,
     )
-    bar = _Progress(len(runs) * (epochs + 1), progress)
+    bar = Progress(len(runs) * (epochs + 1), progress, description="training")
     records: list[dict[str, Any]] = []
     try:
         for run, labels in runs:

@@ -141,12 +141,20 @@ def matrix_renyi_joint_entropy(
     r"""Joint matrix-based Rényi entropy of paired points, from the Hadamard product of their Grams.
 
     :math:`S_\alpha(A \circ B / \mathrm{tr}(A \circ B))`."""
+    a, log_base, ga, gb = _paired_grams(x, y, alpha, sigma_x, sigma_y, kernel, base)
+    joint = ga * gb
+    return _entropy_of_gram(joint / joint.trace(), a, log_base).to(x.dtype)
+
+
+def _paired_grams(
+    x: Tensor, y: Tensor, alpha: float, sigma_x: float, sigma_y: float, kernel: str, base: Any
+) -> tuple[float, float, Tensor, Tensor]:
+    """Validated ``(alpha, ln base, A, B)`` for a pair of point sets."""
     a = _check_alpha(alpha)
     log_base = math.log(2.0) if base == 2 else v.check_base(base)
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must hold the same number of points, got {x.shape[0]} and {y.shape[0]}")
-    joint = normalized_gram(x, sigma_x, kernel) * normalized_gram(y, sigma_y, kernel)
-    return _entropy_of_gram(joint / joint.trace(), a, log_base).to(x.dtype)
+    return a, log_base, normalized_gram(x, sigma_x, kernel), normalized_gram(y, sigma_y, kernel)
 
 
 def matrix_renyi_mutual_information(
@@ -171,12 +179,7 @@ def matrix_renyi_mutual_information(
     >>> bool(same > matrix_renyi_mutual_information(x, noise))
     True
     """
-    a = _check_alpha(alpha)
-    log_base = math.log(2.0) if base == 2 else v.check_base(base)
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must hold the same number of points, got {x.shape[0]} and {y.shape[0]}")
-    ga = normalized_gram(x, sigma_x, kernel)
-    gb = normalized_gram(y, sigma_y, kernel)
+    a, log_base, ga, gb = _paired_grams(x, y, alpha, sigma_x, sigma_y, kernel, base)
     joint = ga * gb
     value = (
         _entropy_of_gram(ga, a, log_base)
