@@ -9,7 +9,7 @@ PIP    := $(BIN)/python -m pip
 CONSTRAINTS := constraints/cpu.txt
 PIP_FLAGS := --disable-pip-version-check -q -c $(CONSTRAINTS)
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,15 @@ $(VENV)/.demo-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
-	$(PIP) install $(PIP_FLAGS) -e ".[dev,compare,metrics,plot,cli]"
+	$(PIP) install $(PIP_FLAGS) -e ".[dev,compare,metrics,plot,cli,labs]"
 	touch $@
+
+# The lab pages are checked in headless Chromium (Debian's package); install it when absent.
+# Not fatal: without it those tests skip with a clear reason.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  ( (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || \
+	    echo "note: chromium could not be installed; the page-rendering tests will skip" )
 
 demo: $(VENV)/.demo-installed
 	$(BIN)/infotorch demo
@@ -34,7 +41,7 @@ lint: $(VENV)/.test-installed
 typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy src
 
-unit: $(VENV)/.test-installed
+unit: $(VENV)/.test-installed chromium
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit

@@ -314,6 +314,49 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
+    from .labs import run_line, run_sphere
+
+    if args.lab == "sphere":
+        report = run_sphere(
+            args.n, args.dim, alpha=args.alpha, sigma=args.sigma, starts=args.starts, seed=args.seed, out_dir=args.out
+        )
+        rows = [
+            (k, repr(report[k])) for k in ("n", "energy", "reference", "gap", "relative_gap", "entropy", "evaluations")
+        ]
+    else:
+        report = run_line(
+            args.n,
+            args.steps,
+            potential=args.potential,
+            maximize=not args.minimize,
+            seed=args.seed,
+            out_dir=args.out,
+            window=args.window,
+            epsilon=args.epsilon,
+        )
+        rows = [
+            (k, repr(report[k]))
+            for k in (
+                "n",
+                "steps",
+                "potential",
+                "entropy_start",
+                "entropy_end",
+                "min_gap",
+                "max_gap",
+                "gap_ratio",
+                "epsilon",
+            )
+        ]
+    if args.json:
+        print(json.dumps(report), file=out)
+    else:
+        _print_table(rows, ("quantity", "value"), out)
+        print(f"wrote {report['html']} and {report['png']}", file=out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="infotorch",
@@ -356,6 +399,27 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--no-shuffled", action="store_true", help="skip the shuffled-label run")
     d.set_defaults(func=_cmd_demo)
+
+    lab = sub.add_parser("lab", help="the two entropy labs (line, sphere): interactive HTML pages and PNGs")
+    labs = lab.add_subparsers(dest="lab", metavar="LAB", required=True)
+    line = labs.add_parser("line", help="points on a line under gradient flow of the interpolated entropy")
+    line.add_argument("--n", type=int, default=24)
+    line.add_argument("--steps", type=int, default=2000)
+    line.add_argument("--potential", default="box", choices=("none", "box", "quadratic", "double_well"))
+    line.add_argument("--minimize", action="store_true", help="minimize the entropy instead of maximizing it")
+    line.add_argument("--window", type=int, default=1)
+    line.add_argument("--epsilon", type=float, default=1e-6)
+    sphere = labs.add_parser("sphere", help="unit vectors maximizing a Gram entropy: the Thomson problem")
+    sphere.add_argument("--n", type=int, default=12)
+    sphere.add_argument("--dim", type=int, default=3)
+    sphere.add_argument("--alpha", type=float, default=2.0)
+    sphere.add_argument("--sigma", type=float, default=1.0)
+    sphere.add_argument("--starts", type=int, default=4)
+    for p in (line, sphere):
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--out", default="infotorch-lab", help="output folder (default ./infotorch-lab)")
+        p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        p.set_defaults(func=_cmd_lab)
     return parser
 
 
