@@ -72,6 +72,15 @@ def _controls(go: Any, labels: list[str]) -> tuple[list[Any], list[Any]]:
     return [play], [slider]
 
 
+def _write_page(fig: Any, buttons: list[Any], sliders: list[Any], height: int, out_dir: str, name: str) -> str:
+    """Finish the layout (controls, size, theme) and write a self-contained page (Plotly embedded)."""
+    fig.update_layout(updatemenus=buttons, sliders=sliders, height=height, template="plotly_white")
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, name)
+    fig.write_html(path, include_plotlyjs=True, full_html=True)
+    return path
+
+
 def _density(points: torch.Tensor, epsilon: float) -> tuple[list[float], list[float]]:
     _, p, s = interpolated_density_entropy(points.unsqueeze(0), epsilon, return_density=True)
     order = torch.argsort(points)
@@ -118,15 +127,8 @@ def line_page(res: dict[str, Any], report: dict[str, Any], out_dir: str, *, epsi
     fig.update_layout(
         title=f"Lab 1: {report['n']} points, potential {report['potential']}, "
         f"{'maximizing' if report['maximize'] else 'minimizing'} H",
-        updatemenus=buttons,
-        sliders=sliders,
-        height=720,
-        template="plotly_white",
     )
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "line.html")
-    fig.write_html(path, include_plotlyjs=True, full_html=True)
-    return path
+    return _write_page(fig, buttons, sliders, 720, out_dir, "line.html")
 
 
 def line_png(res: dict[str, Any], report: dict[str, Any], out_dir: str, *, epsilon: float) -> str:
@@ -182,15 +184,8 @@ def sphere_page(res: dict[str, Any], report: dict[str, Any], out_dir: str) -> st
             "zaxis": {"range": [-1.1, 1.1]},
             "aspectmode": "cube",
         },
-        updatemenus=buttons,
-        sliders=sliders,
-        height=700,
-        template="plotly_white",
     )
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "sphere.html")
-    fig.write_html(path, include_plotlyjs=True, full_html=True)
-    return path
+    return _write_page(fig, buttons, sliders, 700, out_dir, "sphere.html")
 
 
 def sphere_png(res: dict[str, Any], report: dict[str, Any], out_dir: str) -> str:
