@@ -133,13 +133,30 @@ def test_hvp_and_hessian_against_torch_func():
     torch.testing.assert_close(it.interpolated_density_entropy_hvp(x, vec), full @ vec, rtol=1e-8, atol=1e-10)
     dense = it.interpolated_density_entropy_hessian(x)
     torch.testing.assert_close(dense, full, rtol=1e-8, atol=1e-10)
-    # structure: H·1 = 0 (translation invariance) and a dense rank-two part beyond the band
-    torch.testing.assert_close(dense.sum(-1), torch.zeros(9, dtype=D), atol=1e-10, rtol=0)
-    band, perm = it.interpolated_density_entropy_hessian(x, structured=True)
-    sorted_full = full[perm[0]][:, perm[0]]
-    assert band.shape == (1, 7, 9)
-    torch.testing.assert_close(band[0, 3], sorted_full.diagonal())
-    assert sorted_full[0, 8].abs() > 0  # far from the band: the normalization couples all points
+    torch.testing.assert_close(dense.sum(-1), torch.zeros(9, dtype=D), atol=1e-10, rtol=0)  # H·1 = 0
+    # the structure: band of half-width 3 plus rank two, in sorted order
+    sh = it.interpolated_density_entropy_hessian(x, structured=True)
+    perm = sh.perm[0]
+    sorted_full = full[perm][:, perm]
+    assert sh.band.shape == (1, 7, 9) and sh.low_rank.shape == (1, 9, 2)
+    torch.testing.assert_close(sh.dense_sorted()[0], sorted_full, rtol=1e-8, atol=1e-10)
+    banded = sorted_full - (sh.low_rank @ sh.coefficients @ sh.low_rank.transpose(-1, -2))[0]
+    far = torch.ones(9, 9, dtype=torch.bool).triu(4) | torch.ones(9, 9, dtype=torch.bool).tril(-4)
+    assert banded[far].abs().max() < 1e-9 * sorted_full.abs().max()  # nothing outside the band
+    assert sorted_full[0, 8].abs() > 1e-6  # while the Hessian itself is dense
+    # several rows at once
+    xb = torch.randn(3, 8, generator=torch.Generator().manual_seed(12), dtype=D)
+    dense_b = it.interpolated_density_entropy_hessian(xb)
+    for r in range(3):
+        torch.testing.assert_close(
+            dense_b[r], torch.func.hessian(lambda t: naive(t).sum())(xb[r]), rtol=1e-8, atol=1e-10
+        )
+    # other windows: against autograd's double backward of the closed-form gradient
+    for window in (2, 3):
+        ref = torch.autograd.functional.hessian(
+            lambda t, w=window: it.interpolated_density_entropy(t, window=w).sum(), x
+        )
+        torch.testing.assert_close(it.interpolated_density_entropy_hessian(x, window=window), ref, rtol=1e-7, atol=1e-9)
 
 
 def test_fisher_diag_and_natural_gradient():

@@ -40,7 +40,7 @@ its backward is itself differentiable (double backward, Hessian-vector products 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -49,6 +49,7 @@ from . import _numerics as nx
 from . import _validation as v
 
 __all__ = [
+    "StructuredHessian",
     "interpolated_density_entropy",
     "interpolated_density_entropy_hessian",
     "interpolated_density_entropy_hvp",
@@ -151,8 +152,11 @@ def _pad_right(t: Tensor) -> Tensor:
     return torch.nn.functional.pad(t, (0, 1))
 
 
-def _forward_core(s: Tensor, eps: Tensor, window: int, need_grad: bool) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
-    """``(H, dH/ds or None, p, Z_normalized)`` for sorted rows ``s`` (R, n), all in closed form.
+def _forward_core(
+    s: Tensor, eps: Tensor, window: int, need_grad: bool
+) -> tuple[Tensor, Tensor | None, Tensor, Tensor, Tensor]:
+    """``(H, dH/ds or None, p, Z, A)`` for sorted rows ``s`` (R, n), all in closed form (Z and A of
+    the weights divided by their detached row maximum).
 
     ``eps`` is (R, 1). The weights are divided by their row maximum first (H is invariant to
     any positive scale of ``w``; it keeps every quantity O(1)). Backward: H = log Z − A/Z with
@@ -181,7 +185,7 @@ def _forward_core(s: Tensor, eps: Tensor, window: int, need_grad: bool) -> tuple
     h = torch.log(z) - a_sum / z
     p = w / z
     if not need_grad:
-        return h, None, p, z
+        return h, None, p, z, a_sum
     assert g_a is not None and g_b is not None
     dh_da = -1.0 / z
     dh_dz = 1.0 / z + a_sum / (z * z)
@@ -210,7 +214,7 @@ def _forward_core(s: Tensor, eps: Tensor, window: int, need_grad: bool) -> tuple
         gp, gm = g_gap_plus / kp, g_gap_minus / km
         ds = ds.index_add(-1, idx + kpi, gp).index_add(-1, idx, -gp)
         ds = ds.index_add(-1, idx + 1, gm).index_add(-1, idx + 1 - kmi, -gm)
-    return h, ds, p, z
+    return h, ds, p, z, a_sum
 
 
 class _InterpolatedEntropy(torch.autograd.Function):
@@ -225,7 +229,7 @@ class _InterpolatedEntropy(torch.autograd.Function):
     @staticmethod
     def forward(x: Tensor, tau: Tensor, eps: Tensor, window: int, want_grad: bool) -> tuple[Tensor, ...]:
         s, perm = torch.sort(x, dim=-1)
-        h, ds, p_sorted, _ = _forward_core(s, eps, window, need_grad=want_grad)
+        h, ds, p_sorted, _, _ = _forward_core(s, eps, window, need_grad=want_grad)
         if ds is None:
             ds = s.new_empty(0)
         return h, p_sorted, s, perm, ds
@@ -246,14 +250,14 @@ class _InterpolatedEntropy(torch.autograd.Function):
         x, perm, eps, tau, ds = ctx.saved_tensors
         if torch.is_grad_enabled() or ds.numel() == 0:  # create_graph: differentiable recomputation
             s = x.gather(-1, perm)
-            _, ds, _, _ = _forward_core(s, eps, ctx.window, need_grad=True)
+            _, ds, _, _, _ = _forward_core(s, eps, ctx.window, need_grad=True)
             assert ds is not None
         grad_sorted = grad_h * ds + grad_s
         grad_x = torch.zeros_like(x).scatter(-1, perm, grad_sorted)
         if bool((grad_p != 0).any()):  # the density output carries a gradient: take it by autograd
             with torch.enable_grad():
                 xx = x.detach().requires_grad_(True)
-                _, _, pp, _ = _forward_core(xx.gather(-1, perm), eps, ctx.window, need_grad=False)
+                _, _, pp, _, _ = _forward_core(xx.gather(-1, perm), eps, ctx.window, need_grad=False)
                 (gx,) = torch.autograd.grad(pp, xx, grad_p)
             grad_x = grad_x + gx
         grad_tau = torch.zeros_like(tau) if ctx.needs_input_grad[1] else None  # exact: H is τ-invariant
@@ -438,50 +442,93 @@ def interpolated_density_entropy_hvp(x: Tensor, vec: Tensor, **kw: Any) -> Tenso
     return hv
 
 
-def interpolated_density_entropy_hessian(x: Tensor, *, structured: bool = False, **kw: Any) -> Any:
-    r"""The exact Hessian of H in each row, from n Hessian-vector products (small n).
+class StructuredHessian(NamedTuple):
+    """``hessian(sorted) = banded(band) + low_rank @ coefficients @ low_rankᵀ`` per row.
 
-    Structure, in sorted order: **banded plus rank two**. With :math:`H = \log Z - A/Z`, both
-    :math:`Z` and :math:`A` are sums of local terms (term ``i`` involves
-    :math:`s_{i-m}..s_{i+m+1}`), so
+    ``band`` ``(R, 2b + 1, n)`` holds ``band[:, k + b, i] = M[i, i + k]`` of the banded part
+    ``M`` (``b = 2·window + 1``); ``low_rank`` ``(R, n, 2)``, ``coefficients`` ``(R, 2, 2)``;
+    ``perm`` sorts each row (sorted index ``i`` is input index ``perm[:, i]``).
+    """
+
+    band: Tensor
+    low_rank: Tensor
+    coefficients: Tensor
+    perm: Tensor
+
+    def dense_sorted(self) -> Tensor:
+        """The ``(R, n, n)`` Hessian in sorted order."""
+        r, width, n = self.band.shape
+        b = (width - 1) // 2
+        m = torch.zeros(r, n, n, dtype=self.band.dtype, device=self.band.device)
+        idx = torch.arange(n, device=self.band.device)
+        for k in range(-b, b + 1):
+            keep = (idx + k >= 0) & (idx + k < n)
+            m[:, idx[keep], idx[keep] + k] = self.band[:, k + b, idx[keep]]
+        return m + self.low_rank @ self.coefficients @ self.low_rank.transpose(-1, -2)
+
+    def dense(self) -> Tensor:
+        """The ``(R, n, n)`` Hessian in the input's order."""
+        h = self.dense_sorted()
+        inv = torch.argsort(self.perm, dim=-1)
+        n = h.shape[-1]
+        h = h.gather(-2, inv.unsqueeze(-1).expand(-1, -1, n))
+        return h.gather(-1, inv.unsqueeze(-2).expand(-1, n, -1))
+
+
+def interpolated_density_entropy_hessian(
+    x: Tensor, *, structured: bool = False, epsilon: float = 1e-6, window: int = 1
+) -> Any:
+    r"""The exact Hessian of H in each row, in O(n) work and storage (structured form).
+
+    In sorted order it is **banded plus rank two**. With :math:`H = \log Z - A/Z`, both
+    :math:`Z` and :math:`A` are sums of local terms (term ``i`` involves :math:`s_{i-m}..s_{i+m+1}`):
 
     .. math::
-        \nabla^2 H = \tfrac1Z\big[(1 + \tfrac AZ)\nabla^2 Z - \nabla^2 A\big]
+        \nabla^2 H = \underbrace{\tfrac1Z\big[(1 + \tfrac AZ)\nabla^2 Z - \nabla^2 A\big]}_{M,\ \text{banded}}
         + \tfrac1Z(\nabla Z\,q^\top + q\,\nabla Z^\top) - \tfrac1{Z^2}\nabla Z\,\nabla Z^\top,
         \qquad q = \nabla(A/Z).
 
-    The banded part has half-width ``2·window + 1`` (3 for the seed's window: the spec's
+    ``M`` has half-width ``b = 2·window + 1`` (3 for the seed's window: the spec's
     "pentadiagonal" misses the coupling of :math:`s_{i-1}` and :math:`s_{i+2}` through
-    :math:`g(w_i, w_{i+1})`), and the normalization :math:`Z` adds the dense rank-two part.
-    ``structured=False``: the dense ``(..., n, n)`` Hessian in the input's order.
-    ``structured=True``: ``(band, perm)``, the diagonals ``-b..b`` (``b = 2·window + 1``) of the
-    Hessian in sorted order, ``(R, 2b + 1, n)``, and the sorting permutation. For large n use
-    :func:`interpolated_density_entropy_hvp` (O(n) per product) instead.
+    :math:`g(w_i, w_{i+1})`; the normalization :math:`Z` adds the rank-two part). Its band is
+    read off ``2b + 1`` coloured Hessian-vector products of :math:`Z` and :math:`A` (the column
+    groups ``j ≡ c mod (2b + 1)`` do not overlap within a band), so the cost is O(n) per row.
+    ``structured=True`` returns a :class:`StructuredHessian`; ``structured=False`` the dense
+    ``(..., n, n)`` Hessian in the input's order (O(n²) memory).
     """
-    x = v.ensure_tensor(x, "x")
-    if x.ndim == 1:
-        out = interpolated_density_entropy_hessian(x.unsqueeze(0), structured=structured, **kw)
-        return out[0] if not structured else out
-    window = int(kw.get("window", 1))
-    rows = x.reshape(-1, x.shape[-1])
+    rows, eps, _, batch = _prepare(x, epsilon, False, False)
     n = rows.shape[-1]
-    eye = torch.eye(n, dtype=rows.dtype, device=rows.device)
-    cols = [interpolated_density_entropy_hvp(rows, eye[j].expand_as(rows).contiguous(), **kw) for j in range(n)]
-    dense = torch.stack(cols, dim=-1)  # (R, n, n): column j = H e_j
-    dense = 0.5 * (dense + dense.transpose(-1, -2))
-    if not structured:
-        return dense.reshape(*x.shape, n)
+    window = int(window)
+    sorted_rows, perm = torch.sort(rows.detach(), dim=-1)
     b = 2 * window + 1
-    perm = torch.sort(rows, -1).indices
-    sorted_h = dense.gather(-2, perm.unsqueeze(-1).expand(-1, -1, n)).gather(-1, perm.unsqueeze(-2).expand(-1, n, -1))
-    band = torch.zeros(rows.shape[0], 2 * b + 1, n, dtype=rows.dtype, device=rows.device)
-    for k in range(-b, b + 1):
-        diag = sorted_h.diagonal(offset=k, dim1=-2, dim2=-1)
-        if k >= 0:
-            band[:, k + b, : n - k] = diag
-        else:
-            band[:, k + b, -k:] = diag
-    return band, perm
+    ncol = 2 * b + 1
+    with torch.enable_grad():
+        s = sorted_rows.clone().requires_grad_(True)
+        _, _, _, z, a_sum = _forward_core(s, eps, window, need_grad=False)
+        (gz,) = torch.autograd.grad(z.sum(), s, create_graph=True)
+        (ga,) = torch.autograd.grad(a_sum.sum(), s, create_graph=True)
+        idx = torch.arange(n, device=s.device)
+        band_z = torch.zeros(rows.shape[0], ncol, n, dtype=s.dtype, device=s.device)
+        band_a = torch.zeros_like(band_z)
+        for c in range(ncol):
+            u = (idx % ncol == c).to(s.dtype).expand_as(s)
+            (hz,) = torch.autograd.grad(gz, s, u, retain_graph=True)
+            (ha,) = torch.autograd.grad(ga, s, u, retain_graph=True)
+            k = (c - idx + b) % ncol - b  # row i meets column j ≡ c at offset k = j − i
+            band_z[:, k + b, idx] = hz.detach()
+            band_a[:, k + b, idx] = ha.detach()
+    z, a_sum, gz, ga = z.detach(), a_sum.detach(), gz.detach(), ga.detach()
+    band = ((1 + a_sum / z).unsqueeze(-1) * band_z - band_a) / z.unsqueeze(-1)
+    q = (ga - (a_sum / z) * gz) / z
+    low_rank = torch.stack([gz, q], dim=-1)
+    zz = z.reshape(-1)
+    coefficients = torch.stack(
+        [torch.stack([-1 / zz**2, 1 / zz], -1), torch.stack([1 / zz, torch.zeros_like(zz)], -1)], -2
+    )
+    result = StructuredHessian(band, low_rank, coefficients, perm)
+    if structured:
+        return result
+    return result.dense().reshape(*batch, n, n).to(x.dtype)
 
 
 def interpolated_density_fisher_diag(x: Tensor, epsilon: float = 1e-6, *, window: int = 1) -> Tensor:
@@ -494,7 +541,7 @@ def interpolated_density_fisher_diag(x: Tensor, epsilon: float = 1e-6, *, window
     rows, eps, out, batch = _prepare(x, epsilon, False, False)
     s, perm = torch.sort(rows.detach(), -1)
     gp, gm, _, _ = _spacings(s, int(window))
-    _, _, _, z = _forward_core(s, eps, int(window), need_grad=False)
+    _, _, _, z, _ = _forward_core(s, eps, int(window), need_grad=False)
     w_scale = torch.zeros_like(s)
     w_scale[..., :-1] += 1.0 / (gp + eps)
     w_scale[..., 1:] += 1.0 / (gm + eps)
