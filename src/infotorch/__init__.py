@@ -46,6 +46,7 @@ from .gaussian import (
     square_mahalanobis_distance,
 )
 from .interpolated import (
+    StructuredHessian,
     interpolated_density_entropy,
     interpolated_density_entropy_hessian,
     interpolated_density_entropy_hvp,
@@ -79,6 +80,7 @@ __all__ = [
     "PenaltyTier",
     "ScalarWeightSchedule",
     "SoftmaxAssignmentSparsityPenalty",
+    "StructuredHessian",
     "__version__",
     "adjacency_spectral_entropy",
     "adjacency_spectral_mutual_information",
