@@ -48,7 +48,14 @@ test: lint typecheck unit
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/bench_classical.py
+	$(BIN)/python benchmarks/bench_interpolated.py
+	$(BIN)/python benchmarks/bench_interpolated.py --bias
+	$(BIN)/python benchmarks/bench_penalties.py
+	$(BIN)/python benchmarks/bench_gaussian.py
+	$(BIN)/python benchmarks/bench_gaussian.py --bias
 	$(BIN)/python benchmarks/bench_spectral.py
+	$(BIN)/python benchmarks/bench_spectral.py --approx
+	$(BIN)/python benchmarks/bench_labs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
