@@ -175,6 +175,15 @@ def test_reservoir_is_bounded_and_seeded():
     m = run(0)
     assert sum(t.shape[0] for t in m.z) == 50 and int(m.seen) == 200
     assert run(0).compute().item() == m.compute().item()
+    # a uniform sample: over many seeds each of 200 rows is kept with probability 50/200
+    hits = torch.zeros(200)
+    data = torch.arange(200, dtype=torch.float64).reshape(10, 20, 1)
+    for seed in range(200):
+        r = DiffusionSpectralEntropy(1.0, max_samples=50, seed=seed)
+        for b in data:
+            r.update(b)
+        hits[torch.cat(r.z).long().reshape(-1)] += 1
+    assert abs(float(hits[:50].mean()) - 50.0) < 8 and abs(float(hits[150:].mean()) - 50.0) < 8
     # algorithm R keeps late rows too (not just the first 50)
     late = torch.randn(10, 20, 3, generator=torch.Generator().manual_seed(0)).double().reshape(200, 3)[50:]
     kept = torch.cat(m.z)

@@ -81,13 +81,22 @@ class _ReservoirMetric(Metric):
         if rest > 0:  # algorithm R: item i (0-based, global) replaces a random slot with prob. max/(i+1)
             zs = torch.cat(zs_list)
             ys = torch.cat(ys_list) if y is not None else None
-            for j in range(take, z.shape[0]):
-                i = n0 + j
-                slot = int(torch.randint(0, i + 1, (1,), generator=self._gen))
-                if slot < self.max_samples:
-                    zs[slot] = z[j]
-                    if ys is not None and y is not None:
-                        ys[slot] = y[j]
+            # all draws of the batch at once: slot_j uniform in [0, i_j] for global index i_j
+            pos = torch.arange(take, z.shape[0])
+            u = torch.rand(rest, generator=self._gen, dtype=torch.float64)
+            slots = torch.floor(u * (n0 + pos + 1).to(torch.float64)).long()
+            keep = slots < self.max_samples
+            if bool(keep.any()):
+                kept_slots, kept_pos = slots[keep], pos[keep]
+                # several rows of one batch may draw the same slot: the last one wins, as in the
+                # sequential algorithm
+                uniq, inverse = torch.unique(kept_slots, return_inverse=True)
+                last = torch.full((uniq.numel(),), -1, dtype=torch.long).scatter_reduce(
+                    0, inverse, kept_pos, reduce="amax"
+                )
+                zs[uniq.to(zs.device)] = z[last.to(z.device)]
+                if ys is not None and y is not None:
+                    ys[uniq.to(ys.device)] = y[last.to(y.device)]
             zs_list[:] = [zs]
             ys_list[:] = [ys] if ys is not None else []
         self.seen = seen + z.shape[0]
