@@ -14,7 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 import torch
@@ -325,6 +325,15 @@ def _cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
             (k, repr(report[k])) for k in ("n", "energy", "reference", "gap", "relative_gap", "entropy", "evaluations")
         ]
     else:
+        extra: dict[str, Any] = {
+            "window": args.window,
+            "epsilon": args.epsilon,
+            "optimizer": args.optimizer,
+            "temperature": args.temperature,
+            "k": args.k,
+        }
+        if args.step_size is not None:
+            extra["step_size"] = args.step_size
         report = run_line(
             args.n,
             args.steps,
@@ -332,8 +341,7 @@ def _cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
             maximize=not args.minimize,
             seed=args.seed,
             out_dir=args.out,
-            window=args.window,
-            epsilon=args.epsilon,
+            **extra,
         )
         rows = [
             (k, repr(report[k]))
@@ -409,6 +417,15 @@ def build_parser() -> argparse.ArgumentParser:
     line.add_argument("--minimize", action="store_true", help="minimize the entropy instead of maximizing it")
     line.add_argument("--window", type=int, default=1)
     line.add_argument("--epsilon", type=float, default=1e-6)
+    line.add_argument(
+        "--optimizer",
+        choices=("gap", "adam", "sgd"),
+        default="gap",
+        help="gap: the stable step step_size*d_min^2 (default); adam/sgd: step_size is the learning rate",
+    )
+    line.add_argument("--step-size", type=float, default=None, help="default 1.8 for gap")
+    line.add_argument("--temperature", type=float, default=1.0, help="the spec's tau (it cancels; kept to show it)")
+    line.add_argument("--k", type=float, default=1.0, help="strength of the quadratic / double-well potential")
     sphere = labs.add_parser("sphere", help="unit vectors maximizing a Gram entropy: the Thomson problem")
     sphere.add_argument("--n", type=int, default=12)
     sphere.add_argument("--dim", type=int, default=3)
