@@ -76,8 +76,7 @@ def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
 
 def _relative_epsilon(variances: Tensor, mask: Tensor, safety_factor: float) -> Tensor:
     r""":math:`\epsilon = \text{safety\_factor} \cdot \text{eps(dtype)} \cdot \min\{\sigma^2 > 0\}` over masked entries."""
-    if not (float(safety_factor) > 0 and math.isfinite(float(safety_factor))):
-        raise ValueError(f"safety_factor must be a positive finite number, got {safety_factor!r}")
+    v.check_positive_number(safety_factor, "safety_factor")
     var = variances.detach()
     positive = mask & (var > 0)
     if not bool(positive.any()):

@@ -19,6 +19,7 @@ from torch import Tensor
 __all__ = [
     "compute_dtype",
     "expm1mx",
+    "finish",
     "joint_log_softmax",
     "log_prob_pair",
     "mul_log",
@@ -165,6 +166,11 @@ def to_base(value: Tensor, log_base: float) -> Tensor:
     if log_base == 1.0:
         return value
     return value / log_base
+
+
+def finish(value: Tensor, log_base: float, reduction: str, out_dtype: torch.dtype) -> Tensor:
+    """The last step of every measure: nats to the unit of ``base``, the reduction, the output dtype."""
+    return reduce(to_base(value, log_base), reduction).to(out_dtype)
 
 
 def reduce(value: Tensor, reduction: str) -> Tensor:

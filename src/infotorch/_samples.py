@@ -32,10 +32,6 @@ _AVERAGES = ("arithmetic", "geometric", "min", "max")
 _BIAS_CORRECTIONS = (None, "miller-madow")
 
 
-def _finish(value: Tensor, log_base: float, reduction: str, out_dtype: torch.dtype) -> Tensor:
-    return nx.reduce(nx.to_base(value, log_base), reduction).to(out_dtype)
-
-
 def _nmi_from(mi: Tensor, hx: Tensor, hy: Tensor, average: str) -> Tensor:
     if average == "arithmetic":
         denom = 0.5 * (hx + hy)
@@ -108,7 +104,7 @@ def entropy_from_samples(
         raise ValueError(f"bias_correction must be None or 'miller-madow', got {bias_correction!r}")
     x = _samples_setup(x, "x")
     value = _entropy_samples64(x, bias_correction)
-    return _finish(value, log_base, reduction, torch.get_default_dtype())
+    return nx.finish(value, log_base, reduction, torch.get_default_dtype())
 
 
 def _entropy_samples64(x: Tensor, bias_correction: str | None) -> Tensor:
@@ -160,7 +156,7 @@ def mutual_information_from_samples(
     if x.device != y.device:
         raise ValueError(f"x and y must be on the same device, got {x.device} and {y.device}")
     value = _mi_samples64(x, y, bias_correction)
-    return _finish(value, log_base, reduction, torch.get_default_dtype())
+    return nx.finish(value, log_base, reduction, torch.get_default_dtype())
 
 
 def _mi_samples64(x: Tensor, y: Tensor, bias_correction: str | None) -> Tensor:
@@ -215,4 +211,4 @@ def normalized_mutual_information_from_samples(
     mi = _mi_samples64(x, y, None)
     hx = _entropy_samples64(x, None)
     hy = _entropy_samples64(y, None)
-    return _finish(_nmi_from(mi, hx, hy, average), 1.0, reduction, torch.get_default_dtype())
+    return nx.finish(_nmi_from(mi, hx, hy, average), 1.0, reduction, torch.get_default_dtype())

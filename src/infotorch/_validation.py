@@ -31,6 +31,7 @@ __all__ = [
     "check_integer_samples",
     "check_logits",
     "check_positive",
+    "check_positive_number",
     "check_probabilities",
     "check_reduction",
     "check_same_shape",
@@ -187,6 +188,17 @@ def check_positive(x: Tensor, name: str) -> None:
     check_finite(x, name)
     if x.numel() and bool((x <= 0).any()):
         raise ValueError(f"{name} must be positive, got a minimum of {float(x.min()):.4g}")
+
+
+def check_positive_number(value: Any, name: str) -> float:
+    """A finite real number > 0 (a temperature, a bandwidth, an epsilon); returns it as a float."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a positive finite number, got {value!r}") from None
+    if not (x > 0 and math.isfinite(x)):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return x
 
 
 def check_base(base: Any) -> float:

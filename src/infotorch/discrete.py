@@ -107,10 +107,6 @@ def _neg_entropy_terms(prob: Tensor, log_prob: Tensor | None) -> Tensor:
     return prob * torch.where(prob > 0, log_prob, 0.0)
 
 
-def _finish(value: Tensor, log_base: float, reduction: str, out_dtype: torch.dtype) -> Tensor:
-    return nx.reduce(nx.to_base(value, log_base), reduction).to(out_dtype)
-
-
 def _kl_terms(p: Tensor, log_p: Tensor, log_q: Tensor) -> Tensor:
     """Elementwise ``p · (log p − log q)`` with 0 where ``p = 0`` (and +inf where q = 0 < p)."""
     positive = p > 0
@@ -197,7 +193,7 @@ def entropy(
     reduction = v.check_reduction(reduction)
     prob, log_prob, out = _distribution(p, logits, dim, "p", "logits", validate)
     value = -_neg_entropy_terms(prob, log_prob).sum(dim)
-    return _finish(value, log_base, reduction, out)
+    return nx.finish(value, log_base, reduction, out)
 
 
 def binary_entropy(
@@ -239,7 +235,7 @@ def binary_entropy(
         x = z.to(nx.compute_dtype(z.dtype))
         # H = softplus(z) - z·sigmoid(z) = sigmoid(z)·softplus(-z) + sigmoid(-z)·softplus(z)
         value = torch.sigmoid(x) * nx.softplus(-x) + torch.sigmoid(-x) * nx.softplus(x)
-    return _finish(value, log_base, reduction, out)
+    return nx.finish(value, log_base, reduction, out)
 
 
 def joint_entropy(
@@ -268,7 +264,7 @@ def joint_entropy(
     prob, log_prob, out = _distribution(joint, logits, dims, "joint", "logits", validate)
     a, b = v.check_dims(prob, dims)
     value = -_neg_entropy_terms(prob, log_prob).sum(dim=(a, b))
-    return _finish(value, log_base, reduction, out)
+    return nx.finish(value, log_base, reduction, out)
 
 
 def _joint_parts(
@@ -316,7 +312,7 @@ def conditional_entropy(
     reduction = v.check_reduction(reduction)
     prob, log_prob, log_px, _, out = _joint_parts(joint, logits, dims, validate)
     value = _kl_terms(prob, log_px, log_prob).sum(dim=(-2, -1))
-    return _finish(value, log_base, reduction, out)
+    return nx.finish(value, log_base, reduction, out)
 
 
 def mutual_information(
@@ -346,7 +342,7 @@ def mutual_information(
     reduction = v.check_reduction(reduction)
     prob, log_prob, log_px, log_py, out = _joint_parts(joint, logits, dims, validate)
     value = _kl_terms(prob, log_prob, log_px + log_py).sum(dim=(-2, -1))
-    return _finish(value, log_base, reduction, out)
+    return nx.finish(value, log_base, reduction, out)
 
 
 def normalized_mutual_information(
@@ -377,7 +373,7 @@ def normalized_mutual_information(
     mi = _kl_terms(prob, log_prob, log_px + log_py).sum(dim=(-2, -1))
     hx = -_neg_entropy_terms(log_px.exp(), log_px).sum(dim=(-2, -1))
     hy = -_neg_entropy_terms(log_py.exp(), log_py).sum(dim=(-2, -1))
-    return _finish(_nmi_from(mi, hx, hy, average), 1.0, reduction, out)
+    return nx.finish(_nmi_from(mi, hx, hy, average), 1.0, reduction, out)
 
 
 # --------------------------------------------------------------------------- cross-entropy
@@ -426,7 +422,7 @@ def cross_entropy(
     else:
         terms = nx.mul_log(pp, log_q.to(pp.dtype))
     value = -terms.sum(dim)
-    return _finish(value, log_base, reduction, torch.promote_types(out_p, out_q))
+    return nx.finish(value, log_base, reduction, torch.promote_types(out_p, out_q))
 
 
 def _common(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
@@ -492,7 +488,7 @@ def binary_cross_entropy(
     value = -(pos + nx.mul_log(1 - y, log_1mp))
     if weight is not None:
         value = value * v.ensure_tensor(weight, "weight").to(dt)
-    return _finish(value, log_base, reduction, out)
+    return nx.finish(value, log_base, reduction, out)
 
 
 def _safe_log1m(x: Tensor) -> Tensor:
@@ -556,7 +552,7 @@ def kl_divergence(
         dt = pp.dtype
         terms = _kl_terms(pp, _log_of(pp, log_p).to(dt), _log_of(qq, log_q).to(dt))
     value = terms.sum(dim)
-    return _finish(value, log_base, reduction, torch.promote_types(out_p, out_q))
+    return nx.finish(value, log_base, reduction, torch.promote_types(out_p, out_q))
 
 
 def js_divergence(
@@ -601,7 +597,7 @@ def js_divergence(
         value = value + w_p * _kl_terms(pp, log_p, log_m).sum(dim)
     if w_q > 0:
         value = value + w_q * _kl_terms(qq, log_q, log_m).sum(dim)
-    return _finish(value, log_base, reduction, torch.promote_types(out_p, out_q))
+    return nx.finish(value, log_base, reduction, torch.promote_types(out_p, out_q))
 
 
 def _check_weights(weights: Any) -> tuple[float, float]:

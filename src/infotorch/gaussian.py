@@ -111,7 +111,7 @@ def gaussian_entropy(
         x = x.to(nx.compute_dtype(x.dtype))
         half_log_var = x.log() if std is not None else 0.5 * x
         value = (_HALF_LOG_2PIE + half_log_var).sum(dim)
-    return nx.reduce(nx.to_base(value, log_base), reduction).to(out)
+    return nx.finish(value, log_base, reduction, out)
 
 
 def _check_pair(mu: Tensor, log_var: Tensor, names: tuple[str, str], validate: bool) -> None:
@@ -169,7 +169,7 @@ def kl_normal(
     d = lv1 - lv2
     value = 0.5 * ((m1 - m2).square() * torch.exp(-lv2) + nx.expm1mx(d))
     value = value.expand(shape).sum(dim)
-    return nx.reduce(nx.to_base(value, log_base), reduction).to(out)
+    return nx.finish(value, log_base, reduction, out)
 
 
 def kl_to_standard_normal(
@@ -201,4 +201,4 @@ def kl_to_standard_normal(
     dt, out = nx.compute_dtype(mu.dtype, log_var.dtype), nx.result_dtype(mu.dtype, log_var.dtype)
     m, lv = mu.to(dt), log_var.to(dt)
     value = (0.5 * (m.square() + nx.expm1mx(lv))).expand(shape).sum(dim)
-    return nx.reduce(nx.to_base(value, log_base), reduction).to(out)
+    return nx.finish(value, log_base, reduction, out)

@@ -315,9 +315,7 @@ def _prepare(
     if not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
     v.check_finite(x, "x")
-    e = float(epsilon)
-    if not (e > 0 and math.isfinite(e)):
-        raise ValueError(f"epsilon must be a positive finite number, got {epsilon!r}")
+    e = v.check_positive_number(epsilon, "epsilon")
     out = x.dtype
     dt = torch.float64 if accumulate_float64 else nx.compute_dtype(x.dtype)
     batch = tuple(x.shape[:-1])

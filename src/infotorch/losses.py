@@ -29,6 +29,13 @@ def _check_smoothing(smoothing: float) -> float:
     return s
 
 
+def _check_temperature_alpha(temperature: float, alpha: float) -> tuple[float, float]:
+    a = float(alpha)
+    if not 0.0 <= a <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}")
+    return v.check_positive_number(temperature, "temperature"), a
+
+
 def _check_index_target(target: Tensor, logits: Tensor, class_dim: int, ignore_index: int) -> None:
     expected = logits.shape[:class_dim] + logits.shape[class_dim + 1 :]
     if target.shape != expected:
@@ -161,12 +168,7 @@ def distillation_loss(
     student_logits = v.ensure_tensor(student_logits, "student_logits")
     teacher_logits = v.ensure_tensor(teacher_logits, "teacher_logits")
     v.check_same_shape(student_logits, teacher_logits, "student_logits", "teacher_logits")
-    t = float(temperature)
-    if not t > 0 or t == float("inf"):
-        raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
-    a = float(alpha)
-    if not 0.0 <= a <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}")
+    t, a = _check_temperature_alpha(temperature, alpha)
     if target is None and a != 0.0:
         raise ValueError(f"alpha must be 0 when no target is given, got alpha={alpha!r}")
     if validate:

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .. import _validation as v
 from ..interpolated import interpolated_density_entropy
 
 __all__ = ["InterpolatedDensityEntropy"]
@@ -49,11 +50,9 @@ class InterpolatedDensityEntropy(nn.Module):
         keepdim: bool = True,
     ) -> None:
         super().__init__()
-        if not float(epsilon) > 0:
-            raise ValueError(f"epsilon must be positive, got {epsilon!r}")
-        if not float(temperature) > 0:
-            raise ValueError(f"temperature must be positive, got {temperature!r}")
-        self.register_buffer("epsilon", torch.tensor(float(epsilon)))
+        epsilon = v.check_positive_number(epsilon, "epsilon")
+        temperature = v.check_positive_number(temperature, "temperature")
+        self.register_buffer("epsilon", torch.tensor(epsilon))
         self.softplus_temperature = softplus_temperature
         if softplus_temperature:
             raw = math.log(math.expm1(float(temperature)))  # softplus^{-1}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
+from .. import _validation as v
 from ..gaussian import ComponentLossesDict, mutual_information_sub_batch
-from ..losses import distillation_loss, label_smoothing_cross_entropy
+from ..losses import _check_smoothing, _check_temperature_alpha, distillation_loss, label_smoothing_cross_entropy
 from ..penalties import softmax_assignment_entropy
 
 __all__ = ["DistillationLoss", "LabelSmoothingCrossEntropy", "MutualInformationLoss", "SoftmaxAssignmentEntropy"]
@@ -42,15 +42,11 @@ class LabelSmoothingCrossEntropy(nn.Module):
         reduction: str = "mean",
     ) -> None:
         super().__init__()
-        self.smoothing = float(smoothing)
+        # the core's checks, run now rather than at the first forward
+        self.smoothing = _check_smoothing(smoothing)
+        self.reduction = v.check_reduction(reduction)
         self.ignore_index = int(ignore_index)
-        self.reduction = reduction
         self.register_buffer("weight", weight)
-        # Validate the options now rather than at the first forward.
-        if not 0.0 <= self.smoothing <= 1.0:
-            raise ValueError(f"smoothing must lie in [0, 1], got {smoothing!r}")
-        if reduction not in ("none", "mean", "sum"):
-            raise ValueError(f"reduction must be one of 'none' | 'mean' | 'sum', got {reduction!r}")
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return label_smoothing_cross_entropy(
@@ -91,16 +87,9 @@ class DistillationLoss(nn.Module):
         reduction: str = "mean",
     ) -> None:
         super().__init__()
-        if not float(temperature) > 0:
-            raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
-        if not 0.0 <= float(alpha) <= 1.0:
-            raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}")
-        if reduction not in ("none", "mean", "sum"):
-            raise ValueError(f"reduction must be one of 'none' | 'mean' | 'sum', got {reduction!r}")
-        self.temperature = float(temperature)
-        self.alpha = float(alpha)
+        self.temperature, self.alpha = _check_temperature_alpha(temperature, alpha)
+        self.reduction = v.check_reduction(reduction)
         self.ignore_index = int(ignore_index)
-        self.reduction = reduction
 
     def forward(self, student_logits: Tensor, teacher_logits: Tensor, target: Tensor | None = None) -> Tensor:
         return distillation_loss(
@@ -167,10 +156,9 @@ class SoftmaxAssignmentEntropy(nn.Module):
 
     def __init__(self, temperature: float = 1.0, weight: float = 1.0, dim: int = -1, reduction: str = "sum") -> None:
         super().__init__()
-        if reduction not in ("none", "mean", "sum"):
-            raise ValueError(f"reduction must be one of 'none' | 'mean' | 'sum', got {reduction!r}")
-        self.temperature, self.weight, self.dim, self.reduction = float(temperature), float(weight), dim, reduction
-        softmax_assignment_entropy(torch.zeros(1), self.temperature)  # validates the temperature now
+        self.reduction = v.check_reduction(reduction)
+        self.temperature = v.check_positive_number(temperature, "temperature")
+        self.weight, self.dim = float(weight), dim
 
     def forward(self, logits: Tensor) -> Tensor:
         h = self.weight * softmax_assignment_entropy(logits, self.temperature, self.dim)

@@ -45,9 +45,7 @@ def softmax_assignment_entropy(logits: Tensor, temperature: float = 1.0, dim: in
     r"""Per-row entropy :math:`H(\mathrm{softmax}(z/\tau))` in nats, differentiable by autograd."""
     from ..discrete import entropy
 
-    t = float(temperature)
-    if not (t > 0 and math.isfinite(t)):
-        raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
+    t = v.check_positive_number(temperature, "temperature")
     return entropy(logits=logits / t, dim=dim)
 
 
@@ -92,9 +90,7 @@ class SoftmaxAssignmentSparsityPenalty(AnalyticPenalty):
     ) -> None:
         if isinstance(k_atoms, bool) or int(k_atoms) != k_atoms or int(k_atoms) < 1:
             raise ValueError(f"k_atoms must be a positive integer, got {k_atoms!r}")
-        t = float(temperature)
-        if not (t > 0 and math.isfinite(t)):
-            raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
+        t = v.check_positive_number(temperature, "temperature")
         w = float(weight)
         if not math.isfinite(w):
             raise ValueError(f"weight must be finite, got {weight!r}")

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import _validation as v
 from . import _common as c
 from . import eigen
 from .graphs import anisotropic_normalize, gaussian_kernel, knn_adjacency, squared_distances
@@ -39,13 +40,9 @@ _EIGENSOLVERS = ("exact", "lanczos")
 
 
 def _check_common(sigma: Any, t: Any = 1) -> float:
-    s = float(sigma)
-    if not (s > 0 and math.isfinite(s)):
-        raise ValueError(f"gaussian_kernel_sigma must be a positive finite number, got {sigma!r}")
-    tt = float(t)
-    if not (tt > 0 and math.isfinite(tt)):
-        raise ValueError(f"t must be a positive finite number, got {t!r}")
-    return s
+    sigma = v.check_positive_number(sigma, "gaussian_kernel_sigma")
+    v.check_positive_number(t, "t")
+    return sigma
 
 
 def _cached_spectrum(

@@ -60,9 +60,7 @@ def normalized_gram(x: Tensor, sigma: float = 1.0, kernel: str = "gaussian") -> 
     v.check_finite(x, "x")
     n = x.shape[0]
     if kernel == "gaussian":
-        s = float(sigma)
-        if not (s > 0 and math.isfinite(s)):
-            raise ValueError(f"sigma must be a positive finite number, got {sigma!r}")
+        s = v.check_positive_number(sigma, "sigma")
         d2 = squared_distances(x)
         return torch.exp(d2 * (-1.0 / (2 * s * s))) / n
     k = x @ x.T
@@ -74,10 +72,7 @@ def normalized_gram(x: Tensor, sigma: float = 1.0, kernel: str = "gaussian") -> 
 
 
 def _check_alpha(alpha: Any) -> float:
-    a = float(alpha)
-    if not (a > 0 and math.isfinite(a)):
-        raise ValueError(f"alpha must be a positive finite number, got {alpha!r}")
-    return a
+    return v.check_positive_number(alpha, "alpha")
 
 
 def _entropy_of_gram(a_mat: Tensor, alpha: float, log_base: float) -> Tensor:
