@@ -144,6 +144,24 @@ def _spacings(s: Tensor, window: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     return right / kp, left / km, kp, km
 
 
+def _inverse_spacings(s: Tensor, eps: Tensor, window: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(inv_plus, inv_minus, k_plus, k_minus)``: ``1/(spacing + eps)`` on each side (see :func:`_spacings`)."""
+    gap_plus, gap_minus, kp, km = _spacings(s, window)
+    if window == 1:  # both sides are the same gaps
+        inv = 1.0 / (gap_plus + eps)
+        return inv, inv, kp, km
+    return 1.0 / (gap_plus + eps), 1.0 / (gap_minus + eps), kp, km
+
+
+def _point_weights(inv_plus: Tensor, inv_minus: Tensor) -> Tensor:
+    """The unnormalized density at each point: its one inverse spacing at the ends, the mean of
+    the two inside (the spec's w_i with τ = 1)."""
+    if inv_plus.shape[-1] > 1:
+        inner = 0.5 * (inv_minus[..., :-1] + inv_plus[..., 1:])
+        return torch.cat([inv_plus[..., :1], inner, inv_minus[..., -1:]], -1)
+    return torch.cat([inv_plus, inv_minus], -1)
+
+
 def _pad_left(t: Tensor) -> Tensor:
     return torch.nn.functional.pad(t, (1, 0))
 
@@ -164,16 +182,9 @@ def _forward_core(
     """
     n = s.shape[-1]
     delta = s[..., 1:] - s[..., :-1]
-    if window == 1:
-        inv_plus = inv_minus = 1.0 / (delta + eps)
-    else:
-        gap_plus, gap_minus, kp, km = _spacings(s, window)
-        inv_plus = 1.0 / (gap_plus + eps)  # right-side inverse spacing of points 0..n-2
-        inv_minus = 1.0 / (gap_minus + eps)  # left-side inverse spacing of points 1..n-1
-    if n > 2:
-        w_raw = torch.cat([inv_plus[..., :1], 0.5 * (inv_minus[..., :-1] + inv_plus[..., 1:]), inv_minus[..., -1:]], -1)
-    else:
-        w_raw = torch.cat([inv_plus, inv_minus], -1)
+    # right-side inverse spacing of points 0..n-2, left-side of points 1..n-1
+    inv_plus, inv_minus, kp, km = _inverse_spacings(s, eps, window)
+    w_raw = _point_weights(inv_plus, inv_minus)
     scale = w_raw.detach().amax(-1, keepdim=True)
     w = w_raw / scale
     wl, wr = w[..., :-1], w[..., 1:]
@@ -273,12 +284,8 @@ def _kernel_entropy(
     r"""Entropy of the mixture :math:`\sum_i w_i\,\mathcal N(x; s_i, h) / \sum_i w_i` by composite
     Simpson quadrature on ``[s_1 − 8h, s_n + 8h]`` with ``points_per_bandwidth`` nodes per ``h``."""
     n = s.shape[-1]
-    gap_plus, gap_minus, _, _ = _spacings(s, window)
-    w = torch.zeros_like(s)
-    w[..., :-1] += 1.0 / (gap_plus + eps)
-    w[..., 1:] += 1.0 / (gap_minus + eps)
-    if n > 2:
-        w[..., 1:-1] = w[..., 1:-1] * 0.5
+    inv_plus, inv_minus, _, _ = _inverse_spacings(s, eps, window)
+    w = _point_weights(inv_plus, inv_minus)
     w = w / w.sum(-1, keepdim=True)
     if bandwidth is None:
         h = (s[..., -1:] - s[..., :1]) / (n - 1) + eps  # the spec's mean gap (+ epsilon)
@@ -538,19 +545,13 @@ def interpolated_density_fisher_diag(x: Tensor, epsilon: float = 1e-6, *, window
     :math:`c`, as the Hessian does."""
     rows, eps, out, batch = _prepare(x, epsilon, False, False)
     s, perm = torch.sort(rows.detach(), -1)
-    gp, gm, _, _ = _spacings(s, int(window))
-    _, _, _, z, _ = _forward_core(s, eps, int(window), need_grad=False)
-    w_scale = torch.zeros_like(s)
-    w_scale[..., :-1] += 1.0 / (gp + eps)
-    w_scale[..., 1:] += 1.0 / (gm + eps)
-    if s.shape[-1] > 2:
-        w_scale[..., 1:-1] *= 0.5
-    # z above is for weights divided by their max: undo that scale so Z matches τ = 1 weights
-    z_unit = z * w_scale.amax(-1, keepdim=True)
-    fisher = torch.zeros_like(s)
-    fisher[..., :-1] += (1.0 / (gp + eps)) ** 2
-    fisher[..., 1:] += (1.0 / (gm + eps)) ** 2
-    fisher = fisher / (z_unit * z_unit)
+    inv_plus, inv_minus, _, _ = _inverse_spacings(s, eps, int(window))
+    w = _point_weights(inv_plus, inv_minus)
+    delta = s[..., 1:] - s[..., :-1]
+    z = 0.5 * (delta * (w[..., :-1] + w[..., 1:])).sum(-1, keepdim=True)
+    z = torch.where(z > 0, z, w.amax(-1, keepdim=True))  # zero-range rows, as the forward guards them
+    fisher = _pad_right(inv_plus * inv_plus) + _pad_left(inv_minus * inv_minus)
+    fisher = fisher / (z * z)
     return torch.zeros_like(fisher).scatter(-1, perm, fisher).reshape(*batch, -1).to(out)
 
 
