@@ -32,7 +32,7 @@ from torch import Tensor
 from .. import _validation as v
 from . import _common as c
 from . import eigen
-from .graphs import anisotropic_normalize, gaussian_kernel, knn_adjacency, squared_distances
+from .graphs import anisotropic_normalize, diffusion_operator, gaussian_kernel, knn_adjacency, squared_distances
 
 __all__ = ["adjacency_spectral_entropy", "diffusion_spectral_entropy"]
 
@@ -85,9 +85,31 @@ def _expected(kind: str, sigma: float, x: Tensor | None) -> dict[str, Any]:
     }
 
 
+def _entropy_from_cache_alone(
+    path: str | None, kind: str, sigma: float, t: float = 1, needs_data: bool = False
+) -> float:
+    """``embedding_vectors=None``: the entropy of a cached spectrum (only kind and sigma checkable)."""
+    if path is None or not os.path.exists(path):
+        raise ValueError("embedding_vectors may be None only to load an existing eigval_save_path")
+    if needs_data:
+        raise ValueError("embedding_vectors is required for classic_shannon_entropy / matrix_entry_entropy")
+    return float(c.spectrum_entropy(eigen.load_eigvals(path, _expected(kind, sigma, None)), t))
+
+
+def _subsampled_embeddings(
+    embedding_vectors: Any, max_n: int | None, random_seed: int | None, dtype: torch.dtype
+) -> tuple[Tensor, bool, torch.dtype]:
+    """Validated embeddings (see ``as_embeddings``), subsampled to ``max_n`` rows as dse-dsmi draws them."""
+    x, from_numpy, out = c.as_embeddings(embedding_vectors, "embedding_vectors", dtype)
+    idx = c.subsample_indices(x.shape[0], max_n, random_seed)
+    if idx is not None:
+        x = x[torch.as_tensor(idx, device=x.device)]
+    return x, from_numpy, out
+
+
 def _lanczos_dse(x: Tensor, sigma: float, t: float, steps: int, probes: int, seed: int | None) -> Tensor:
     """DSE by deflated stochastic Lanczos quadrature on the operator ``D^{-1/2} G D^{-1/2}``."""
-    k = anisotropic_normalize(gaussian_kernel(x, sigma))
+    k = diffusion_operator(x, sigma)
     n = k.shape[0]
     gen = torch.Generator().manual_seed(0 if seed is None else int(seed))
     nodes, weights = eigen.deflated_lanczos_spectrum(k, steps=steps, probes=probes, generator=gen)
@@ -180,18 +202,11 @@ def diffusion_spectral_entropy(
     sigma = _check_common(gaussian_kernel_sigma, t)
     if eigensolver not in _EIGENSOLVERS:
         raise ValueError(f"eigensolver must be one of {_EIGENSOLVERS}, got {eigensolver!r}")
+    kind = "diffusion-chebyshev" if chebyshev_approx else "diffusion"
     if embedding_vectors is None:
-        if eigval_save_path is None or not os.path.exists(eigval_save_path):
-            raise ValueError("embedding_vectors may be None only to load an existing eigval_save_path")
-        if classic_shannon_entropy or matrix_entry_entropy:
-            raise ValueError("embedding_vectors is required for classic_shannon_entropy / matrix_entry_entropy")
-        kind = "diffusion-chebyshev" if chebyshev_approx else "diffusion"
-        eigvals = eigen.load_eigvals(eigval_save_path, _expected(kind, sigma, None))
-        return float(c.spectrum_entropy(eigvals, t))
-    x, from_numpy, out = c.as_embeddings(embedding_vectors, "embedding_vectors", dtype)
-    idx = c.subsample_indices(x.shape[0], max_N, random_seed)
-    if idx is not None:
-        x = x[torch.as_tensor(idx, device=x.device)]
+        needs_data = classic_shannon_entropy or matrix_entry_entropy
+        return _entropy_from_cache_alone(eigval_save_path, kind, sigma, t, needs_data)
+    x, from_numpy, out = _subsampled_embeddings(embedding_vectors, max_N, random_seed, dtype)
 
     if classic_shannon_entropy:
         c.log(verbose, "Computing Classic Shannon Entropy...")
@@ -206,14 +221,13 @@ def diffusion_spectral_entropy(
 
     def compute() -> Tensor:
         c.log(verbose, "Computing diffusion matrix.")
-        k = anisotropic_normalize(gaussian_kernel(x, sigma))
+        k = diffusion_operator(x, sigma)
         c.log(verbose, "Computing eigenvalues.")
         if chebyshev_approx:
             gen = torch.Generator().manual_seed(0 if random_seed is None else int(random_seed))
             return eigen.chebyshev_eigvals(k.detach(), generator=gen)
         return torch.linalg.eigvalsh(k)
 
-    kind = "diffusion-chebyshev" if chebyshev_approx else "diffusion"
     eigvals = _cached_spectrum(eigval_save_path, _expected(kind, sigma, x), eigval_save_precision, compute, verbose)
     return c.finish(c.spectrum_entropy(eigvals.to(x.device), t), from_numpy, out)
 
@@ -270,14 +284,8 @@ def adjacency_spectral_entropy(
     sigma = _check_common(gaussian_kernel_sigma)
     kind = _adjacency_kind(anisotropic, use_knn, knn)
     if embedding_vectors is None:
-        if eigval_save_path is None or not os.path.exists(eigval_save_path):
-            raise ValueError("embedding_vectors may be None only to load an existing eigval_save_path")
-        eigvals = eigen.load_eigvals(eigval_save_path, _expected(kind, sigma, None))
-        return float(c.spectrum_entropy(eigvals))
-    x, from_numpy, out = c.as_embeddings(embedding_vectors, "embedding_vectors", dtype)
-    idx = c.subsample_indices(x.shape[0], max_N, random_seed)
-    if idx is not None:
-        x = x[torch.as_tensor(idx, device=x.device)]
+        return _entropy_from_cache_alone(eigval_save_path, kind, sigma)
+    x, from_numpy, out = _subsampled_embeddings(embedding_vectors, max_N, random_seed, dtype)
     c.log(verbose, "Computing adjacency matrix and its eigenvalues.")
     eigvals = _cached_spectrum(
         eigval_save_path,
