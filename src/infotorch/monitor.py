@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ._plotting import pyplot
 from .discrete import entropy_from_samples, mutual_information_from_samples
 from .spectral import diffusion_spectral_entropy, diffusion_spectral_mutual_information
 from .spectral.graphs import squared_distances
@@ -306,17 +307,6 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------- plots
 
 
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError("plots need matplotlib: pip install 'infotorch[plot]'") from None
-    return plt
-
-
 def _series(records: Sequence[Mapping[str, Any]], key: str) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
     out: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
     for r in records:
@@ -335,7 +325,7 @@ def plot_dynamics(
 ) -> None:
     """DSE(Z), DSMI(Z;Y), DSMI(Z;X) (and accuracy when recorded) against epoch, one line per layer
     and run (dashed for runs other than the first)."""
-    plt = _pyplot()
+    plt = pyplot()
     panels = [k for k in ("dse", "dsmi_zy", "dsmi_zx", "accuracy") if any(k in r for r in records)]
     labels = {
         "dse": "DSE(Z) [bits]",
@@ -383,7 +373,7 @@ def plot_information_plane(
 ) -> None:
     """The information plane: I(X; Z) against I(Z; Y) per layer, points coloured by epoch,
     one panel per run."""
-    plt = _pyplot()
+    plt = pyplot()
     runs = list(dict.fromkeys(str(r.get("run", "")) for r in records))
     layers = list(dict.fromkeys(str(r["layer"]) for r in records))
     markers = "os^Dv<>p*h"

@@ -70,13 +70,19 @@ def _capture(model: nn.Module, layer: nn.Module, x: Tensor) -> tuple[Tensor, Ten
     return store["z"], logits
 
 
-def _masked_forward(model: nn.Module, layer: nn.Module, x: Tensor, mask: Tensor, unit_dim: int) -> Tensor:
+def _mask_hook(mask: Tensor, unit_dim: int) -> Any:
+    """A forward hook multiplying the layer's output by ``mask`` along ``unit_dim``."""
+
     def hook(_m: nn.Module, _i: Any, out: Tensor) -> Tensor:
         shape = [1] * out.ndim
         shape[unit_dim] = -1
         return out * mask.reshape(shape).to(out)
 
-    handle = layer.register_forward_hook(hook)
+    return hook
+
+
+def _masked_forward(model: nn.Module, layer: nn.Module, x: Tensor, mask: Tensor, unit_dim: int) -> Tensor:
+    handle = layer.register_forward_hook(_mask_hook(mask, unit_dim))
     try:
         with torch.no_grad():
             return model(x)
@@ -160,10 +166,5 @@ def prune_by_entropy(
     pruned = order[:k].sort().values
     mask = torch.ones(units)
     mask[pruned] = 0.0
-
-    def hook(_m: nn.Module, _i: Any, out: Tensor) -> Tensor:
-        shape = [1] * out.ndim
-        shape[unit_dim] = -1
-        return out * mask.reshape(shape).to(out)
-
-    return PruningResult(mask=mask, scores=scores, pruned=pruned, handle=mod.register_forward_hook(hook))
+    handle = mod.register_forward_hook(_mask_hook(mask, unit_dim))
+    return PruningResult(mask=mask, scores=scores, pruned=pruned, handle=handle)

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from .._plotting import pyplot
 from ..interpolated import interpolated_density_entropy
 
 
@@ -18,17 +19,6 @@ def _plotly() -> Any:
     except ImportError:  # pragma: no cover - depends on the environment
         raise ImportError("the lab pages need plotly: pip install 'infotorch[labs]'") from None
     return go, make_subplots
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:  # pragma: no cover
-        raise ImportError("the lab pictures need matplotlib: pip install 'infotorch[plot]'") from None
-    return plt
 
 
 def _frames(n_frames: int, total: int) -> list[int]:
@@ -132,7 +122,7 @@ def line_page(res: dict[str, Any], report: dict[str, Any], out_dir: str, *, epsi
 
 
 def line_png(res: dict[str, Any], report: dict[str, Any], out_dir: str, *, epsilon: float) -> str:
-    plt = _pyplot()
+    plt = pyplot("the lab pictures")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
     xs, ps = _density(res["x"], epsilon)
     ax1.plot(xs, ps, "-", lw=1.5)
@@ -189,7 +179,7 @@ def sphere_page(res: dict[str, Any], report: dict[str, Any], out_dir: str) -> st
 
 
 def sphere_png(res: dict[str, Any], report: dict[str, Any], out_dir: str) -> str:
-    plt = _pyplot()
+    plt = pyplot("the lab pictures")
     fig = plt.figure(figsize=(8, 3.6))
     ax = fig.add_subplot(1, 2, 1, projection="3d")
     x = res["x"]
