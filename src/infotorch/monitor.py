@@ -32,10 +32,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from . import _validation as v
 from ._plotting import pyplot
 from .discrete import entropy_from_samples, mutual_information_from_samples
-from .spectral import diffusion_spectral_entropy, diffusion_spectral_mutual_information
-from .spectral.graphs import squared_distances
+from .spectral._common import spectrum_entropy
+from .spectral.graphs import anisotropic_normalize, squared_distances
+from .spectral.mutual_information import diffusion_kernel_mutual_information
 
 __all__ = [
     "InformationMonitor",
@@ -52,8 +54,11 @@ MEASURES = ("dse", "dsmi_zy", "dsmi_zx", "binned_mi_zy", "binned_mi_zx")
 
 def median_sigma(z: Tensor, max_points: int = 1000) -> float:
     """Median pairwise Euclidean distance of (up to ``max_points`` of) the rows of ``z``."""
-    z = z[:max_points].to(torch.float64)
-    d2 = squared_distances(z)
+    return _median_distance(squared_distances(z[:max_points].to(torch.float64)))
+
+
+def _median_distance(d2: Tensor) -> float:
+    """Median off-diagonal distance of a squared-distance matrix (1 when it is 0)."""
     n = d2.shape[0]
     iu = torch.triu_indices(n, n, offset=1)
     d = d2[iu[0], iu[1]].sqrt()
@@ -210,27 +215,22 @@ class InformationMonitor:
     def measure_embeddings(self, z: Tensor, y: Tensor | None = None, x: Tensor | None = None) -> dict[str, float]:
         """The configured measures of one layer's embeddings ``z`` (N, D)."""
         out: dict[str, float] = {}
-        sigma = median_sigma(z) if self.sigma == "median" else float(self.sigma)
+        z = z.detach().cpu().to(torch.float64)
+        v.check_finite(z, "embeddings")
+        # one distance matrix and one kernel serve the bandwidth, DSE and both DSMIs
+        d2 = squared_distances(z)
+        sigma = _median_distance(d2[:1000, :1000]) if self.sigma == "median" else float(self.sigma)
         out["sigma"] = sigma
+        g = torch.exp(d2 * (-1.0 / (2.0 * sigma * sigma)))
         labels = None if y is None else y.detach().cpu().numpy().astype(np.int64)
-        common: dict[str, Any] = {"gaussian_kernel_sigma": sigma, "t": self.t, "random_seed": self.seed}
+        common: dict[str, Any] = {"t": self.t, "num_repetitions": self.num_repetitions, "random_seed": self.seed}
         if "dse" in self.measures:
-            out["dse"] = float(diffusion_spectral_entropy(z.numpy(), max_N=None, **common))
+            out["dse"] = float(spectrum_entropy(torch.linalg.eigvalsh(anisotropic_normalize(g.clone())), self.t))
         if "dsmi_zy" in self.measures and labels is not None:
-            mi, _ = diffusion_spectral_mutual_information(
-                z.numpy(), labels, num_repetitions=self.num_repetitions, **common
-            )
-            out["dsmi_zy"] = float(mi)
+            out["dsmi_zy"] = float(diffusion_kernel_mutual_information(g, labels.reshape(-1, 1), **common))
         if "dsmi_zx" in self.measures and x is not None:
             clusters = self._clusters_for_inputs(x)
-            mi, _ = diffusion_spectral_mutual_information(
-                z.numpy(),
-                clusters.reshape(-1, 1),
-                reference_discrete=True,
-                num_repetitions=self.num_repetitions,
-                **common,
-            )
-            out["dsmi_zx"] = float(mi)
+            out["dsmi_zx"] = float(diffusion_kernel_mutual_information(g, clusters.reshape(-1, 1), **common))
         if "binned_mi_zy" in self.measures or "binned_mi_zx" in self.measures:
             codes = binned_codes(z, self.bins)
             if "binned_mi_zy" in self.measures and labels is not None:

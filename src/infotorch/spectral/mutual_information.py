@@ -103,7 +103,6 @@ def _inner_subsample(idx: np.ndarray) -> np.ndarray:
 
 
 def _spectral_mi(
-    x: Tensor,
     clusters: np.ndarray,
     num_repetitions: int,
     random_seed: int | None,
@@ -198,18 +197,47 @@ def diffusion_spectral_mutual_information(
 
     else:
         g = gaussian_kernel(x, sigma)
+        block_entropy = _diffusion_block_entropy(g, t, matrix_entry_entropy, gen if chebyshev_approx else None)
 
-        def block_entropy(idx: np.ndarray) -> Tensor:
-            blk = _block(g, torch.as_tensor(idx, device=g.device))
-            if matrix_entry_entropy:
-                return c.matrix_entry_entropy_of_kernel(blk)
-            k = anisotropic_normalize(blk)
-            if chebyshev_approx:
-                return c.spectrum_entropy(eigen.chebyshev_eigvals(k.detach(), generator=gen), t)
-            return c.spectrum_entropy(torch.linalg.eigvalsh(k), t)
-
-    value = _spectral_mi(x, clusters, num_repetitions, random_seed, block_entropy, verbose)
+    value = _spectral_mi(clusters, num_repetitions, random_seed, block_entropy, verbose)
     return _finish_mi(value, clusters, from_numpy, ref_is_tensor, out, x.device)
+
+
+def _diffusion_block_entropy(
+    g: Tensor, t: float, matrix_entry_entropy: bool = False, chebyshev: torch.Generator | None = None
+) -> Any:
+    """DSE (or its matrix-entry variant) of the points ``idx``, from their block of the kernel ``g``."""
+
+    def block_entropy(idx: np.ndarray) -> Tensor:
+        blk = _block(g, torch.as_tensor(idx, device=g.device))
+        if matrix_entry_entropy:
+            return c.matrix_entry_entropy_of_kernel(blk)
+        k = anisotropic_normalize(blk)
+        if chebyshev is not None:
+            return c.spectrum_entropy(eigen.chebyshev_eigvals(k.detach(), generator=chebyshev), t)
+        return c.spectrum_entropy(torch.linalg.eigvalsh(k), t)
+
+    return block_entropy
+
+
+def diffusion_kernel_mutual_information(
+    g: Tensor,
+    clusters: np.ndarray,
+    *,
+    t: float = 1,
+    num_repetitions: int = 5,
+    random_seed: int | None = 0,
+    verbose: bool = False,
+) -> Tensor:
+    """DSMI (bits) from the Gaussian kernel ``g`` (N, N) of all the points and their cluster labels
+    (N,) or (N, 1): the computation of :func:`diffusion_spectral_mutual_information` after its kernel,
+    for a caller that already holds the kernel (the monitor measures DSE and both DSMIs from one)."""
+    clusters = np.asarray(clusters)
+    if clusters.shape[0] != g.shape[0]:
+        raise ValueError(
+            f"the kernel and the cluster labels must cover the same points, got {g.shape[0]} and {clusters.shape[0]}"
+        )
+    return _spectral_mi(clusters, num_repetitions, random_seed, _diffusion_block_entropy(g, t), verbose)
 
 
 def adjacency_spectral_mutual_information(
@@ -256,5 +284,5 @@ def adjacency_spectral_mutual_information(
             blk = anisotropic_normalize(blk)
         return c.spectrum_entropy(torch.linalg.eigvalsh(blk))
 
-    value = _spectral_mi(x, clusters, num_repetitions, random_seed, block_entropy, verbose)
+    value = _spectral_mi(clusters, num_repetitions, random_seed, block_entropy, verbose)
     return _finish_mi(value, clusters, from_numpy, ref_is_tensor, out, x.device)
