@@ -58,14 +58,14 @@ def naive(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
 @pytest.mark.parametrize("seed", range(4))
 def test_matches_high_precision_reference(seed):
     x = torch.randn(40, generator=torch.Generator().manual_seed(seed), dtype=D) * (seed + 1)
-    got = float(it.interpolated_density_entropy(x))
+    got = float(it.interpolated_density_entropy(x, epsilon=1e-6))
     assert got == pytest.approx(mp_entropy(x.tolist()), rel=1e-9)
 
 
 def test_not_doubled_as_the_seed_snippet():
     # ERRATA 1: the seed's _phi_integral drops the 1/2 (it returns twice the value)
     x = torch.randn(50, generator=torch.Generator().manual_seed(0), dtype=D)
-    got = float(it.interpolated_density_entropy(x))
+    got = float(it.interpolated_density_entropy(x, epsilon=1e-6))
     ref = mp_entropy(x.tolist())
     assert got == pytest.approx(ref, rel=1e-9) and abs(got - 2 * ref) > 0.1
 
@@ -109,14 +109,14 @@ def test_temperature_has_no_effect_and_zero_gradient():
         h.sum().backward()
         param = layer.temperature_raw if soft else layer.temperature
         assert param.grad is not None and float(param.grad) == 0.0
-        torch.testing.assert_close(h, it.interpolated_density_entropy(x))
+        torch.testing.assert_close(h, it.interpolated_density_entropy(x, epsilon=1e-6))
     assert "epsilon" in dict(InterpolatedDensityEntropy().named_buffers())
 
 
 def test_gradients_against_autograd_and_gradcheck():
     x = torch.randn(4, 25, generator=torch.Generator().manual_seed(4), dtype=D)
     a = x.clone().requires_grad_(True)
-    it.interpolated_density_entropy(a).sum().backward()
+    it.interpolated_density_entropy(a, epsilon=1e-6).sum().backward()
     b = x.clone().requires_grad_(True)
     naive(b).sum().backward()
     torch.testing.assert_close(a.grad, b.grad, rtol=1e-9, atol=1e-11)
@@ -130,7 +130,7 @@ def test_hvp_and_hessian_against_torch_func():
     x = torch.randn(9, generator=torch.Generator().manual_seed(6), dtype=D)
     full = torch.func.hessian(lambda t: naive(t).sum())(x)
     vec = torch.randn(9, generator=torch.Generator().manual_seed(7), dtype=D)
-    torch.testing.assert_close(it.interpolated_density_entropy_hvp(x, vec), full @ vec, rtol=1e-8, atol=1e-10)
+    torch.testing.assert_close(it.interpolated_density_entropy_hvp(x, vec, epsilon=1e-6), full @ vec, rtol=1e-8, atol=1e-10)
     dense = it.interpolated_density_entropy_hessian(x)
     torch.testing.assert_close(dense, full, rtol=1e-8, atol=1e-10)
     torch.testing.assert_close(dense.sum(-1), torch.zeros(9, dtype=D), atol=1e-10, rtol=0)  # H·1 = 0
@@ -154,7 +154,7 @@ def test_hvp_and_hessian_against_torch_func():
     # other windows: against autograd's double backward of the closed-form gradient
     for window in (2, 3):
         ref = torch.autograd.functional.hessian(
-            lambda t, w=window: it.interpolated_density_entropy(t, window=w).sum(), x
+            lambda t, w=window: it.interpolated_density_entropy(t, window=w, epsilon=1e-6).sum(), x
         )
         torch.testing.assert_close(it.interpolated_density_entropy_hessian(x, window=window), ref, rtol=1e-7, atol=1e-9)
 
@@ -204,7 +204,7 @@ def test_edges():
         out = it.interpolated_density_entropy(t)
         out.sum().backward()
         assert torch.isfinite(out).all() and torch.isfinite(t.grad).all()
-    assert float(it.interpolated_density_entropy(torch.full((6,), 5.0, dtype=D))) == pytest.approx(math.log(5e-6))
+    assert float(it.interpolated_density_entropy(torch.full((6,), 5.0, dtype=D), epsilon=1e-6)) == pytest.approx(math.log(5e-6))
     # huge and tiny scales stay finite
     base = torch.randn(3, 20, generator=torch.Generator().manual_seed(9))
     for scale in (1e-8, 1e8):
@@ -246,7 +246,7 @@ def test_float64_accumulation_and_shapes(device):
 
 def test_gaussian_kernel_mode_against_scipy_quad():
     x = torch.tensor([0.0, 0.3, 1.1, 2.0, 2.2, 4.0], dtype=D)
-    h = float(it.interpolated_density_entropy(x, interpolation="gaussian_kernel"))
+    h = float(it.interpolated_density_entropy(x, interpolation="gaussian_kernel", epsilon=1e-6))
     s = np.sort(x.numpy())
     inv = 1 / (np.diff(s) + 1e-6)
     w = np.concatenate([[inv[0]], 0.5 * (inv[:-1] + inv[1:]), [inv[-1]]])

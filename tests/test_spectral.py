@@ -328,7 +328,7 @@ def test_cache_with_pickled_objects_is_refused(tmp_path):
             lambda: diffusion_spectral_entropy(X, gaussian_kernel_sigma=0),
             "gaussian_kernel_sigma must be a positive",
         ),
-        (lambda: diffusion_spectral_entropy(X, t=-1), "t must be a positive"),
+        (lambda: diffusion_spectral_entropy(X, t=-1), "t must be a finite number >= 0"),
         (lambda: diffusion_spectral_entropy(None), "embedding_vectors may be None only"),
         (
             lambda: diffusion_spectral_mutual_information(X, LABELS[:10]),

@@ -50,6 +50,8 @@ from .interpolated import (
     interpolated_density_entropy,
     interpolated_density_entropy_hessian,
     interpolated_density_entropy_hvp,
+    BandedFisher,
+    interpolated_density_fisher,
     interpolated_density_fisher_diag,
     min_gap_gradient_clip_hook,
     natural_gradient_step,
@@ -71,6 +73,7 @@ from .spectral import (
     matrix_renyi_entropy,
     matrix_renyi_joint_entropy,
     matrix_renyi_mutual_information,
+    median_distance,
     normalized_gram,
 )
 
@@ -99,6 +102,8 @@ __all__ = [
     "interpolated_density_entropy",
     "interpolated_density_entropy_hessian",
     "interpolated_density_entropy_hvp",
+    "BandedFisher",
+    "interpolated_density_fisher",
     "interpolated_density_fisher_diag",
     "joint_entropy",
     "js_divergence",
@@ -110,6 +115,7 @@ __all__ = [
     "matrix_renyi_entropy",
     "matrix_renyi_joint_entropy",
     "matrix_renyi_mutual_information",
+    "median_distance",
     "min_gap_gradient_clip_hook",
     "mutual_information",
     "mutual_information_from_samples",

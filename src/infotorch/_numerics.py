@@ -26,6 +26,7 @@ __all__ = [
     "needs_grad",
     "plogp",
     "reduce",
+    "rel_entr",
     "result_dtype",
     "softplus",
     "to_base",
@@ -100,6 +101,33 @@ def plogp(p: Tensor) -> Tensor:
     # allocation and memory traffic, not by arithmetic).
     out = torch.where(p > 0, p, 1.0)
     return out.log_().mul_(p)
+
+
+def rel_entr(p: Tensor, q: Tensor) -> Tensor:
+    """Elementwise ``p · log(p / q)`` with :func:`scipy.special.rel_entr`'s conventions and digits.
+
+    0 where ``p = 0``, ``+inf`` where ``q = 0 < p``. The ratio is formed only where it is a
+    normal, finite number; where it would overflow or be subnormal (``q`` subnormal, ``p``
+    tiny) the difference of logs is used instead, and where ``p/q`` lies in (1/2, 2) the
+    relative difference goes through ``log1p`` (``p − q`` is exact there, Sterbenz), so
+    values near ``p = q`` keep full relative precision (the fix of scipy gh-20710). Every
+    branch sees only the inputs it is chosen for, so gradients stay finite where the value is.
+    """
+    positive = p > 0
+    ps = torch.where(positive, p, 1.0)
+    qs = torch.where(positive, q, 1.0)
+    with torch.no_grad():
+        ratio = ps / qs
+        near = (ratio > 0.5) & (ratio < 2.0)
+        normal = (ratio >= torch.finfo(ratio.dtype).tiny) & torch.isfinite(ratio) & ~near
+        split = ~(near | normal)
+    pn, qn = torch.where(near, ps, 1.0), torch.where(near, qs, 1.0)
+    pr, qr = torch.where(normal, ps, 1.0), torch.where(normal, qs, 1.0)
+    pl, ql = torch.where(split, ps, 1.0), torch.where(split, qs, 1.0)
+    log_ratio = torch.where(
+        near, torch.log1p((pn - qn) / qn), torch.where(normal, torch.log(pr / qr), torch.log(pl) - torch.log(ql))
+    )
+    return torch.where(positive, ps * log_ratio, 0.0)
 
 
 def needs_grad(*tensors: Tensor) -> bool:

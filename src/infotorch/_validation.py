@@ -24,6 +24,7 @@ from torch import Tensor
 __all__ = [
     "check_base",
     "check_broadcastable",
+    "check_choice",
     "check_dim",
     "check_dims",
     "check_finite",
@@ -202,18 +203,36 @@ def check_positive_number(value: Any, name: str) -> float:
 
 
 def check_base(base: Any) -> float:
-    """``base`` is ``"e"``/``None``/``math.e`` or any finite float > 0 other than 1.
+    """``base`` is ``"e"``/``None``/``math.e`` or any finite float > 0 other than 1 (also as a
+    string such as ``"2"``, so that configuration values paste).
 
     Returns ``ln(base)``, the divisor that converts nats to the unit of ``base``.
     """
-    if base is None or (isinstance(base, str) and base == "e"):
+    if base is None or (isinstance(base, str) and base.strip() == "e"):
         return 1.0
+    if isinstance(base, str):
+        try:
+            base = float(base)
+        except ValueError:
+            raise TypeError(f"base must be 'e' or a positive number other than 1, got {base!r}") from None
     if isinstance(base, bool) or not isinstance(base, numbers.Real):
         raise TypeError(f"base must be 'e' or a positive number other than 1, got {base!r}")
     b = float(base)
     if not math.isfinite(b) or b <= 0 or b == 1.0:
         raise ValueError(f"base must be 'e' or a positive number other than 1, got {base!r}")
     return 1.0 if b == math.e else math.log(b)
+
+
+def check_choice(value: Any, choices: Sequence[Any], name: str) -> Any:
+    """``value`` if it is one of ``choices``; otherwise a ValueError naming ``name`` and the choices."""
+    try:
+        ok = value in choices
+    except TypeError:  # unhashable or incomparable
+        ok = False
+    if not ok or isinstance(value, bool) and not any(isinstance(c, bool) for c in choices):
+        listed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {listed}, got {value!r}")
+    return value
 
 
 def check_reduction(reduction: Any, allowed: Sequence[str] = REDUCTIONS) -> str:

@@ -435,6 +435,7 @@ def binary_cross_entropy(
     target: Tensor | None = None,
     *,
     logits: Tensor | None = None,
+    from_logits: bool = False,
     weight: Tensor | None = None,
     pos_weight: Tensor | None = None,
     base: float | str | None = math.e,
@@ -449,7 +450,9 @@ def binary_cross_entropy(
     element, ``pos_weight`` (:math:`w_+`) the positive term, as in
     :func:`torch.nn.functional.binary_cross_entropy_with_logits`. Unlike
     :func:`torch.nn.functional.binary_cross_entropy`, the probability form does not clamp
-    ``log`` at -100: a target of probability 0 costs ``+inf``.
+    ``log`` at -100: a target of probability 0 costs ``+inf``. ``from_logits=True`` reads the
+    first argument as logits (``binary_cross_entropy(z, y, from_logits=True)`` is
+    ``binary_cross_entropy(logits=z, target=y)``).
 
     Examples
     --------
@@ -461,6 +464,10 @@ def binary_cross_entropy(
     """
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
+    if from_logits:
+        if logits is not None:
+            raise TypeError("with from_logits=True give the logits as the first argument, not also logits=")
+        p, logits = None, p
     v.exactly_one("p", p, "logits", logits)
     if target is None:
         raise TypeError("binary_cross_entropy() missing the required argument target")
@@ -539,15 +546,8 @@ def kl_divergence(
     v.check_broadcastable(pp, qq, "p", "q")
     pp, qq = _common(pp, qq)
     if log_p is None and log_q is None:
-        # rel_entr's p · log(p / q), masked twice so that p = q = 0 gives 0 with zero gradients.
-        positive = pp > 0
-        if nx.needs_grad(pp, qq):
-            ratio = torch.where(positive, pp / torch.where(positive, qq, 1.0), 1.0)
-            terms = pp * ratio.log()
-        else:  # the same arithmetic in one buffer
-            terms = torch.where(positive, qq, 1.0)
-            torch.div(pp, terms, out=terms)
-            terms.masked_fill_(~positive, 1.0).log_().mul_(pp)
+        # rel_entr's p · log(p / q) without overflow of the ratio and with log1p near p = q.
+        terms = nx.rel_entr(pp, qq)
     else:
         dt = pp.dtype
         terms = _kl_terms(pp, _log_of(pp, log_p).to(dt), _log_of(qq, log_q).to(dt))

@@ -36,7 +36,7 @@ from . import _validation as v
 from ._plotting import pyplot
 from .discrete import entropy_from_samples, mutual_information_from_samples
 from .spectral._common import spectrum_entropy
-from .spectral.graphs import anisotropic_normalize, squared_distances
+from .spectral.graphs import anisotropic_normalize, median_distance, median_distance_of, squared_distances
 from .spectral.mutual_information import diffusion_kernel_mutual_information
 
 __all__ = [
@@ -53,17 +53,9 @@ MEASURES = ("dse", "dsmi_zy", "dsmi_zx", "binned_mi_zy", "binned_mi_zx")
 
 
 def median_sigma(z: Tensor, max_points: int = 1000) -> float:
-    """Median pairwise Euclidean distance of (up to ``max_points`` of) the rows of ``z``."""
-    return _median_distance(squared_distances(z[:max_points].to(torch.float64)))
-
-
-def _median_distance(d2: Tensor) -> float:
-    """Median off-diagonal distance of a squared-distance matrix (1 when it is 0)."""
-    n = d2.shape[0]
-    iu = torch.triu_indices(n, n, offset=1)
-    d = d2[iu[0], iu[1]].sqrt()
-    med = float(d.median()) if d.numel() else 0.0
-    return med if med > 0 else 1.0
+    """Median pairwise Euclidean distance of (up to ``max_points`` of) the rows of ``z``
+    (:func:`infotorch.spectral.median_distance`)."""
+    return median_distance(z, max_points)
 
 
 def binned_codes(z: Tensor, bins: int = 30) -> Tensor:
@@ -219,7 +211,7 @@ class InformationMonitor:
         v.check_finite(z, "embeddings")
         # one distance matrix and one kernel serve the bandwidth, DSE and both DSMIs
         d2 = squared_distances(z)
-        sigma = _median_distance(d2[:1000, :1000]) if self.sigma == "median" else float(self.sigma)
+        sigma = median_distance_of(d2[:1000, :1000]) if self.sigma == "median" else float(self.sigma)
         out["sigma"] = sigma
         g = torch.exp(d2 * (-1.0 / (2.0 * sigma * sigma)))
         labels = None if y is None else y.detach().cpu().numpy().astype(np.int64)

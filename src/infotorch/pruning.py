@@ -1,10 +1,19 @@
 r"""Entropy-based pruning: rank units by the entropy of their activations, or by how much the
 model's output entropy changes when a unit is removed, and mask the lowest.
 
-The reference notes define a unit's importance as :math:`H(\text{output with } z_i) -
-H(\text{output without } z_i)`; :func:`prune_by_entropy` offers that (``criterion="output"``,
-one ablation pass per unit) and the cheaper activation entropy (``criterion="activation"``,
-:func:`neuron_entropy`): a unit whose activation hardly varies carries little information.
+Three criteria, each named for what it ranks by:
+
+* ``"output"``: the signed importance :math:`I_i = H(\text{output with } z_i) - H(\text{output
+  without } z_i)` (the mean entropy of the model's softmax output, one ablation pass per unit), as
+  in the entropy-based pruning literature (Hur, Kang, Cho: "Entropy-based pruning method for
+  convolutional neural networks", J. Supercomputing 75, 2019, https://doi.org/10.1007/s11227-018-2684-z).
+  Units with the *lowest* :math:`I_i` go first: a unit whose removal raises the output entropy
+  (one that makes predictions confident) has a negative importance and is pruned before a unit
+  whose removal changes nothing.
+* ``"output-abs"``: :math:`|I_i|`, a different rule: units whose removal changes the output
+  entropy least go first.
+* ``"activation"``: :func:`neuron_entropy` of the unit's activations, the cheapest: a unit whose
+  activation hardly varies carries little information.
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ from . import _validation as v
 from .discrete import entropy
 
 __all__ = ["PruningResult", "neuron_entropy", "output_entropy_change", "prune_by_entropy"]
+
+_CRITERIA = ("activation", "output", "output-abs")
 
 
 def neuron_entropy(activations: Tensor, bins: int = 30, *, unit_dim: int = 1, base: float = 2) -> Tensor:
@@ -60,14 +71,25 @@ def _layer(model: nn.Module, name: str) -> nn.Module:
 
 
 def _capture(model: nn.Module, layer: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
-    store: dict[str, Tensor] = {}
-    handle = layer.register_forward_hook(lambda _m, _i, out: store.__setitem__("z", out.detach()))
+    x = v.ensure_tensor(x, "x")
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(f"x must hold at least one sample along dim 0, got shape {tuple(x.shape)}")
+    store: dict[str, Any] = {}
+    handle = layer.register_forward_hook(lambda _m, _i, out: store.__setitem__("z", out))
     try:
         with torch.no_grad():
             logits = model(x)
     finally:
         handle.remove()
-    return store["z"], logits
+    z = store.get("z")
+    if not isinstance(z, Tensor):
+        raise TypeError(
+            f"the layer's output must be a tensor to prune its units, got {type(z).__name__}; "
+            "choose a layer that returns one tensor"
+        )
+    if not isinstance(logits, Tensor):
+        raise TypeError(f"the model's output must be a tensor of logits, got {type(logits).__name__}")
+    return z.detach(), logits
 
 
 def _mask_hook(mask: Tensor, unit_dim: int) -> Any:
@@ -90,9 +112,13 @@ def _masked_forward(model: nn.Module, layer: nn.Module, x: Tensor, mask: Tensor,
         handle.remove()
 
 
-def output_entropy_change(model: nn.Module, layer: str, x: Tensor, *, unit_dim: int = 1) -> Tensor:
-    """|H(output) − H(output without unit i)| for each unit: the mean entropy (nats) of the
-    model's softmax output over ``x``, with unit ``i`` of ``layer`` zeroed. One pass per unit."""
+def output_entropy_change(
+    model: nn.Module, layer: str, x: Tensor, *, unit_dim: int = 1, absolute: bool = False
+) -> Tensor:
+    """The importance :math:`H(\text{output}) - H(\text{output without unit } i)` of each unit: the
+    mean entropy (nats) of the model's softmax output over ``x``, minus the same with unit ``i``
+    of ``layer`` zeroed (one pass per unit). Negative where removing the unit raises the output
+    entropy. ``absolute=True`` returns its absolute value."""
     mod = _layer(model, layer)
     z, logits = _capture(model, mod, x)
     base_h = entropy(logits=logits.float()).mean()
@@ -102,8 +128,8 @@ def output_entropy_change(model: nn.Module, layer: str, x: Tensor, *, unit_dim: 
         mask = torch.ones(units)
         mask[i] = 0
         h = entropy(logits=_masked_forward(model, mod, x, mask, unit_dim).float()).mean()
-        out[i] = (h - base_h).abs()
-    return out
+        out[i] = base_h - h
+    return out.abs() if absolute else out
 
 
 @dataclass
@@ -131,7 +157,9 @@ def prune_by_entropy(
     """Mask the lowest-scoring units of ``layer`` (a fraction ``0 <= amount < 1`` or a count).
 
     ``criterion="activation"`` scores by :func:`neuron_entropy` of the unit's activations on
-    ``x``; ``"output"`` by :func:`output_entropy_change`. The mask is applied by a forward hook on
+    ``x``; ``"output"`` by the signed importance of :func:`output_entropy_change` (lowest first:
+    units whose removal raises the output entropy most go first); ``"output-abs"`` by its
+    absolute value (units whose removal changes the output entropy least go first). The mask is applied by a forward hook on
     the layer (the weights are untouched), returned in the result.
 
     Examples
@@ -144,8 +172,7 @@ def prune_by_entropy(
     >>> int(res.mask.sum())
     4
     """
-    if criterion not in ("activation", "output"):
-        raise ValueError(f"criterion must be 'activation' or 'output', got {criterion!r}")
+    v.check_choice(criterion, _CRITERIA, "criterion")
     mod = _layer(model, layer)
     z, _ = _capture(model, mod, x)
     units = z.shape[unit_dim]
@@ -157,11 +184,10 @@ def prune_by_entropy(
         k = int(amount)
         if not 0 <= k < units:
             raise ValueError(f"amount must be a count in [0, {units}), got {amount!r}")
-    scores = (
-        neuron_entropy(z, bins, unit_dim=unit_dim)
-        if criterion == "activation"
-        else output_entropy_change(model, layer, x, unit_dim=unit_dim)
-    )
+    if criterion == "activation":
+        scores = neuron_entropy(z, bins, unit_dim=unit_dim)
+    else:
+        scores = output_entropy_change(model, layer, x, unit_dim=unit_dim, absolute=criterion == "output-abs")
     order = torch.argsort(scores, stable=True)
     pruned = order[:k].sort().values
     mask = torch.ones(units)

@@ -6,7 +6,8 @@ Replace ``from dse_dsmi import diffusion_spectral_entropy`` with
 deliberate: an eigenvalue cache must match the data it is read for (``ValueError`` otherwise);
 mismatched N between embeddings and references raises instead of warning; progress messages go
 to stderr; a cached kNN spectrum keeps its magnitudes (``dse-dsmi`` drops imaginary parts);
-the Chebyshev option draws its probes from a seeded generator.
+the Chebyshev option draws its probes from a seeded generator. Like the original, every array
+argument may also be a nested Python list (or anything :func:`numpy.asarray` takes).
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ import numpy as np
 
 from ..spectral import entropy as _entropy
 from ..spectral import mutual_information as _mi
+
+
+def _array(x: Any) -> Any:
+    """What dse-dsmi takes: tensors and arrays as they are, lists and tuples through ``np.asarray``."""
+    if x is None or isinstance(x, np.ndarray) or hasattr(x, "__array__") or type(x).__module__.startswith("torch"):
+        return x
+    if isinstance(x, (list, tuple)):
+        return np.asarray(x)
+    return x
 
 __all__ = [
     "adjacency_spectral_entropy",
@@ -42,7 +52,7 @@ def diffusion_spectral_entropy(
 ) -> Any:
     """``dse_dsmi.diffusion_spectral_entropy``; see :func:`infotorch.spectral.diffusion_spectral_entropy`."""
     return _entropy.diffusion_spectral_entropy(
-        embedding_vectors,
+        _array(embedding_vectors),
         gaussian_kernel_sigma,
         t,
         max_N,
@@ -71,7 +81,7 @@ def adjacency_spectral_entropy(
 ) -> Any:
     """``dse_dsmi.adjacency_spectral_entropy``; see :func:`infotorch.spectral.adjacency_spectral_entropy`."""
     return _entropy.adjacency_spectral_entropy(
-        embedding_vectors,
+        _array(embedding_vectors),
         gaussian_kernel_sigma,
         anisotropic,
         use_knn,
@@ -102,15 +112,15 @@ def diffusion_spectral_mutual_information(
 ) -> tuple[Any, Any]:
     """``dse_dsmi.diffusion_spectral_mutual_information``; returns ``(dsmi, clusters)``."""
     return _mi.diffusion_spectral_mutual_information(
-        embedding_vectors,
-        reference_vectors,
+        _array(embedding_vectors),
+        _array(reference_vectors),
         reference_discrete,
         gaussian_kernel_sigma,
         t,
         chebyshev_approx,
         num_repetitions,
         n_clusters,
-        precomputed_clusters,
+        _array(precomputed_clusters),
         classic_shannon_entropy,
         matrix_entry_entropy,
         num_bins_per_dim,
@@ -134,15 +144,15 @@ def adjacency_spectral_mutual_information(
 ) -> tuple[Any, Any]:
     """``dse_dsmi.adjacency_spectral_mutual_information``; returns ``(asmi, clusters)``."""
     return _mi.adjacency_spectral_mutual_information(
-        embedding_vectors,
-        reference_vectors,
+        _array(embedding_vectors),
+        _array(reference_vectors),
         reference_discrete,
         gaussian_kernel_sigma,
         use_knn,
         anisotropic,
         num_repetitions,
         n_clusters,
-        precomputed_clusters,
+        _array(precomputed_clusters),
         random_seed,
         verbose,
     )

@@ -10,6 +10,11 @@
   (:class:`Entropy`: the sum of per-sample entropies; :class:`DiscreteMutualInformation`: a joint
   count table).
 
+Every ``update`` accepts and ignores arguments it does not use (``update(preds, target)`` from a
+``MetricCollection`` beside ``Accuracy``), as torchmetrics' own metrics do. The kernel bandwidth
+of the spectral metrics defaults to ``"median"`` (the median pairwise distance of the gathered
+embeddings, the monitor's rule); a number fixes it.
+
 Needs ``pip install 'infotorch[metrics]'`` (torchmetrics).
 """
 
@@ -28,7 +33,12 @@ except ImportError:  # pragma: no cover - depends on the environment
     raise ImportError("infotorch.metrics needs torchmetrics: pip install 'infotorch[metrics]'") from None
 
 from .. import discrete
-from ..spectral import diffusion_spectral_entropy, diffusion_spectral_mutual_information, matrix_renyi_entropy
+from ..spectral import (
+    diffusion_spectral_entropy,
+    diffusion_spectral_mutual_information,
+    matrix_renyi_entropy,
+    median_distance,
+)
 
 __all__ = [
     "DiffusionSpectralEntropy",
@@ -39,6 +49,20 @@ __all__ = [
 ]
 
 
+def _check_sigma(sigma: Any) -> float | str:
+    if isinstance(sigma, str):
+        if sigma != "median":
+            raise ValueError(f"gaussian_kernel_sigma must be 'median' or a positive number, got {sigma!r}")
+        return sigma
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not (math.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"gaussian_kernel_sigma must be 'median' or a positive number, got {sigma!r}")
+    return float(sigma)
+
+
+def _resolve_sigma(sigma: float | str, z: Tensor) -> float:
+    return median_distance(z) if sigma == "median" else float(sigma)
+
+
 class _ReservoirMetric(Metric):
     """Accumulates rows of ``z`` (and of an optional reference ``y``) in a seeded reservoir."""
 
@@ -47,6 +71,8 @@ class _ReservoirMetric(Metric):
     higher_is_better = None
     seen: Tensor
 
+    _paired = False  # whether the metric keeps a reference ``y`` beside ``z``
+
     def __init__(self, max_samples: int = 2000, seed: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if int(max_samples) < 2:
@@ -54,8 +80,15 @@ class _ReservoirMetric(Metric):
         self.max_samples = int(max_samples)
         self.seed = int(seed)
         self.add_state("z", default=[], dist_reduce_fx="cat")
-        self.add_state("y", default=[], dist_reduce_fx="cat")
+        if self._paired:
+            self.add_state("y", default=[], dist_reduce_fx="cat")
         self.add_state("seen", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+        # torchmetrics' compute groups share the states of metrics whose states are equal after
+        # the first update; the reservoir's configuration is a state too, so that only reservoirs
+        # that stay equal (same size and seed) are shared.
+        self.add_state(
+            "reservoir_config", default=torch.tensor([self.max_samples, self.seed], dtype=torch.long), dist_reduce_fx="max"
+        )
         self._gen = torch.Generator().manual_seed(self.seed)
 
     def _list(self, name: str) -> list[Tensor]:
@@ -67,7 +100,8 @@ class _ReservoirMetric(Metric):
             y = y.detach().reshape(y.shape[0], -1)
             if y.shape[0] != z.shape[0]:
                 raise ValueError(f"z and y must have the same number of rows, got {z.shape[0]} and {y.shape[0]}")
-        zs_list, ys_list = self._list("z"), self._list("y")
+        zs_list = self._list("z")
+        ys_list = self._list("y") if self._paired else []
         held = sum(t.shape[0] for t in zs_list)
         room = self.max_samples - held
         seen = self.seen
@@ -103,7 +137,7 @@ class _ReservoirMetric(Metric):
 
     def _gathered(self) -> tuple[Tensor, Tensor | None]:
         z_state: Any = self.z
-        y_state: Any = self.y
+        y_state: Any = self.y if self._paired else []
         if isinstance(z_state, list) and not z_state:
             raise ValueError(f"{type(self).__name__}.compute() called before any update()")
         z = dim_zero_cat(z_state)
@@ -132,23 +166,23 @@ class DiffusionSpectralEntropy(_ReservoirMetric):
 
     def __init__(
         self,
-        gaussian_kernel_sigma: float = 10.0,
-        t: int = 1,
+        gaussian_kernel_sigma: float | str = "median",
+        t: float = 1,
         max_samples: int = 2000,
         seed: int = 0,
         dtype: torch.dtype = torch.float64,
         **kwargs: Any,
     ) -> None:
         super().__init__(max_samples=max_samples, seed=seed, **kwargs)
-        self.sigma, self.t, self.compute_dtype = float(gaussian_kernel_sigma), t, dtype
+        self.sigma, self.t, self.compute_dtype = _check_sigma(gaussian_kernel_sigma), t, dtype
 
-    def update(self, z: Tensor) -> None:
+    def update(self, z: Tensor, *_unused: Any, **_unused_kw: Any) -> None:
         self._reservoir_update(z, None)
 
     def compute(self) -> Tensor:
         z, _ = self._gathered()
         return diffusion_spectral_entropy(
-            z, self.sigma, self.t, max_N=None, random_seed=self.seed, dtype=self.compute_dtype
+            z, _resolve_sigma(self.sigma, z), self.t, max_N=None, random_seed=self.seed, dtype=self.compute_dtype
         ).to(torch.float64)
 
 
@@ -169,8 +203,8 @@ class DiffusionSpectralMutualInformation(_ReservoirMetric):
 
     def __init__(
         self,
-        gaussian_kernel_sigma: float = 10.0,
-        t: int = 1,
+        gaussian_kernel_sigma: float | str = "median",
+        t: float = 1,
         num_repetitions: int = 5,
         n_clusters: int = 10,
         max_samples: int = 2000,
@@ -179,20 +213,23 @@ class DiffusionSpectralMutualInformation(_ReservoirMetric):
         **kwargs: Any,
     ) -> None:
         super().__init__(max_samples=max_samples, seed=seed, **kwargs)
-        self.sigma, self.t, self.compute_dtype = float(gaussian_kernel_sigma), t, dtype
+        self.sigma, self.t, self.compute_dtype = _check_sigma(gaussian_kernel_sigma), t, dtype
         self.num_repetitions, self.n_clusters = num_repetitions, n_clusters
 
-    def update(self, z: Tensor, y: Tensor) -> None:
+    _paired = True
+
+    def update(self, z: Tensor, y: Tensor, *_unused: Any, **_unused_kw: Any) -> None:
         self._reservoir_update(z, y)
 
     def compute(self) -> Tensor:
         z, y = self._gathered()
-        assert y is not None
+        if y is None:
+            raise ValueError("DiffusionSpectralMutualInformation.update() needs the references y beside z")
         ref = y.reshape(-1) if y.shape[1] == 1 else y
         mi, _ = diffusion_spectral_mutual_information(
             z,
             ref.cpu(),
-            gaussian_kernel_sigma=self.sigma,
+            gaussian_kernel_sigma=_resolve_sigma(self.sigma, z),
             t=self.t,
             num_repetitions=self.num_repetitions,
             n_clusters=self.n_clusters,
@@ -211,7 +248,7 @@ class MatrixRenyiEntropy(_ReservoirMetric):
         super().__init__(max_samples=max_samples, seed=seed, **kwargs)
         self.alpha, self.sigma = float(alpha), float(sigma)
 
-    def update(self, z: Tensor) -> None:
+    def update(self, z: Tensor, *_unused: Any, **_unused_kw: Any) -> None:
         self._reservoir_update(z, None)
 
     def compute(self) -> Tensor:
@@ -245,7 +282,7 @@ class Entropy(Metric):
         self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
-    def update(self, x: Tensor) -> None:
+    def update(self, x: Tensor, *_unused: Any, **_unused_kw: Any) -> None:
         kw: dict[str, Any] = {"logits": x} if self.logits else {"p": x}
         h = discrete.entropy(dim=self.dim, base=self.base, **kw).detach().to(torch.float64)
         self.total = self.total + h.sum().to(self.total.device)
@@ -279,7 +316,7 @@ class DiscreteMutualInformation(Metric):
         self.num_x, self.num_y, self.base, self.bias_correction = int(num_x), int(num_y), base, bias_correction
         self.add_state("counts", default=torch.zeros(self.num_x, self.num_y, dtype=torch.float64), dist_reduce_fx="sum")
 
-    def update(self, x: Tensor, y: Tensor) -> None:
+    def update(self, x: Tensor, y: Tensor, *_unused: Any, **_unused_kw: Any) -> None:
         x, y = x.reshape(-1).long(), y.reshape(-1).long()
         if x.shape != y.shape:
             raise ValueError(f"x and y must hold the same number of labels, got {x.shape[0]} and {y.shape[0]}")

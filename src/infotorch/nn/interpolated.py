@@ -18,10 +18,13 @@ class InterpolatedDensityEntropy(nn.Module):
     r"""Differentiable entropy of the piecewise-linear density interpolated between the values of
     each row; see :func:`infotorch.interpolated_density_entropy`.
 
-    ``epsilon`` is a registered buffer; ``temperature`` a trainable parameter (or, with
-    ``softplus_temperature=True``, ``tau = softplus(temperature_raw)``). The entropy does not
-    depend on the temperature (it cancels in the normalization; its gradient is exactly 0): it is
-    kept because the specification asks for it, not because it changes anything.
+    ``epsilon`` is a registered buffer (an absolute 1e-6 by default, as the original layer;
+    ``epsilon=None`` uses the functional's scale-aware 1e-6 times each row's mean gap);
+    ``temperature`` a trainable parameter, 1.0 by default (or, with ``softplus_temperature=True``,
+    ``tau = softplus(temperature_raw)`` with ``temperature_raw`` drawn from N(0, 0.1) unless a
+    ``temperature`` is given). The entropy does not depend on the temperature (it cancels in the
+    normalization; its gradient is exactly 0): it is a parameter for compatibility with the
+    original layer's interface, not because it changes anything.
     Input ``(n,)`` or ``(..., n)``; output ``(..., 1)`` (``keepdim=False``: ``(...)``);
     ``forward(x, return_density=True)`` returns ``(H, p, s)``.
 
@@ -38,8 +41,8 @@ class InterpolatedDensityEntropy(nn.Module):
 
     def __init__(
         self,
-        epsilon: float = 1e-6,
-        temperature: float = 1.0,
+        epsilon: float | None = 1e-6,
+        temperature: float | None = None,
         interpolation_type: str = "linear",
         *,
         softplus_temperature: bool = False,
@@ -50,15 +53,22 @@ class InterpolatedDensityEntropy(nn.Module):
         keepdim: bool = True,
     ) -> None:
         super().__init__()
-        epsilon = v.check_positive_number(epsilon, "epsilon")
-        temperature = v.check_positive_number(temperature, "temperature")
-        self.register_buffer("epsilon", torch.tensor(epsilon))
+        # epsilon=None: the functional's scale-aware default (1e-6 times each row's mean gap)
+        self.relative_epsilon = epsilon is None
+        eps_value = 1e-6 if epsilon is None else v.check_positive_number(epsilon, "epsilon")
+        self.register_buffer("epsilon", torch.tensor(eps_value))
         self.softplus_temperature = softplus_temperature
         if softplus_temperature:
-            raw = math.log(math.expm1(float(temperature)))  # softplus^{-1}
-            self.temperature_raw = nn.Parameter(torch.tensor(raw))
+            if temperature is None:  # tau_raw ~ N(0, 0.1), tau = softplus(tau_raw) (global RNG, as nn.Linear)
+                self.temperature_raw = nn.Parameter(torch.randn(()) * 0.1)
+            else:
+                t = v.check_positive_number(temperature, "temperature")
+                # softplus^{-1}(t) = t + log(1 - e^{-t}), without overflow for large t
+                raw = t + math.log(-math.expm1(-t))
+                self.temperature_raw = nn.Parameter(torch.tensor(raw))
         else:
-            self.temperature = nn.Parameter(torch.tensor(float(temperature)))
+            t = 1.0 if temperature is None else v.check_positive_number(temperature, "temperature")
+            self.temperature = nn.Parameter(torch.tensor(t))
         self.interpolation_type = interpolation_type
         self.window, self.adaptive_epsilon, self.accumulate_float64 = window, adaptive_epsilon, accumulate_float64
         self.bandwidth, self.keepdim = bandwidth, keepdim
@@ -72,7 +82,7 @@ class InterpolatedDensityEntropy(nn.Module):
     def forward(self, x: Tensor, return_density: bool = False) -> Any:
         return interpolated_density_entropy(
             x,
-            float(self.epsilon),
+            None if self.relative_epsilon else float(self.epsilon),
             self.interpolation_type,
             temperature=self.tau(),
             window=self.window,

@@ -18,7 +18,8 @@ class LabelSmoothingCrossEntropy(nn.Module):
     A drop-in for ``torch.nn.CrossEntropyLoss(label_smoothing=smoothing)``: logits ``(N, C)`` or
     ``(N, C, d1, ...)``, targets of class indices (``ignore_index`` honoured) or of class
     probabilities, optional per-class ``weight`` (a registered buffer, so it follows
-    ``.to(device)``).
+    ``.to(device)``). ``smoothing`` defaults to 0.1; ``epsilon`` is accepted as its alias (the
+    name common in label-smoothing code, e.g. ``LabelSmoothingCrossEntropy(epsilon=0.1)``).
 
     Examples
     --------
@@ -35,13 +36,17 @@ class LabelSmoothingCrossEntropy(nn.Module):
 
     def __init__(
         self,
-        smoothing: float = 0.1,
+        smoothing: float | None = None,
         *,
+        epsilon: float | None = None,
         weight: Tensor | None = None,
         ignore_index: int = -100,
         reduction: str = "mean",
     ) -> None:
         super().__init__()
+        if smoothing is not None and epsilon is not None and float(smoothing) != float(epsilon):
+            raise ValueError(f"give smoothing or its alias epsilon, not both (got {smoothing!r} and {epsilon!r})")
+        smoothing = 0.1 if smoothing is None and epsilon is None else (smoothing if smoothing is not None else epsilon)
         # the core's checks, run now rather than at the first forward
         self.smoothing = _check_smoothing(smoothing)
         self.reduction = v.check_reduction(reduction)
@@ -112,7 +117,9 @@ class MutualInformationLoss(nn.Module):
 
     ``forward(means, stds, noise_mask, clean_embeddings, noisy_embeddings)`` returns the estimate
     of :math:`I(X; Y)` per token in nats; the component losses of the last call are kept in
-    ``last_losses``.
+    ``last_losses``. The estimate pairs two equal halves of the batch, so an odd batch (often the
+    last of an epoch) drops its last example (``odd_batch="drop_last"``, the default) or raises
+    (``odd_batch="error"``); a batch of one raises.
 
     Examples
     --------
@@ -125,14 +132,18 @@ class MutualInformationLoss(nn.Module):
     torch.Size([])
     """
 
-    def __init__(self, combine_noise_masks: bool = True, safety_factor: float = 100.0) -> None:
+    def __init__(self, combine_noise_masks: bool = True, safety_factor: float = 100.0, odd_batch: str = "drop_last") -> None:
         super().__init__()
+        self.odd_batch = v.check_choice(odd_batch, ("drop_last", "error"), "odd_batch")
         self.combine_noise_masks = bool(combine_noise_masks)
         self.safety_factor = float(safety_factor)
         self.last_losses: ComponentLossesDict = {}
 
     def forward(self, means: Tensor, stds: Tensor, noise_mask: Tensor, clean: Tensor, noisy: Tensor) -> Tensor:
         losses: ComponentLossesDict = {}
+        batch = stds.shape[0] if isinstance(stds, Tensor) and stds.ndim else 0
+        if self.odd_batch == "drop_last" and batch > 2 and batch % 2:
+            means, stds, noise_mask, clean, noisy = (t[:-1] for t in (means, stds, noise_mask, clean, noisy))
         value = mutual_information_sub_batch(
             means, stds, noise_mask, clean, noisy, self.combine_noise_masks, losses, self.safety_factor
         )

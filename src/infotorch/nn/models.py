@@ -39,6 +39,8 @@ class VariationalIB(nn.Module):
     while averaging the cross-entropy; here the KL is summed over latent dimensions and averaged
     over examples, the same scale as the cross-entropy): :meth:`loss` returns
     ``{"loss", "task", "kl"}`` in nats per example. In eval mode the encoder mean is used.
+    ``beta`` defaults to 1.0, as in the reference implementation; Alemi et al. report the best
+    accuracy near ``beta = 1e-3`` on MNIST, so expect to lower it.
 
     Examples
     --------
@@ -50,7 +52,7 @@ class VariationalIB(nn.Module):
     ['kl', 'loss', 'task']
     """
 
-    def __init__(self, input_dim: int, latent_dim: int, output_dim: int, beta: float = 1e-3, hidden: int = 256) -> None:
+    def __init__(self, input_dim: int, latent_dim: int, output_dim: int, beta: float = 1.0, hidden: int = 256) -> None:
         super().__init__()
         if beta < 0:
             raise ValueError(f"beta must be non-negative, got {beta!r}")
@@ -106,12 +108,18 @@ class VAE(nn.Module):
         return self.decoder_logits(z).sigmoid()
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """``(reconstruction logits, mu, log_var)``."""
+        """``(x_recon, mu, log_var)`` as the reference returns them: ``x_recon`` the Bernoulli
+        means in [0, 1] (the sigmoid of :attr:`decoder_logits`); ``z`` is sampled in training
+        mode, the mean in eval mode."""
+        logits, mu, log_var = self._forward_logits(x)
+        return logits.sigmoid(), mu, log_var
+
+    def _forward_logits(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         mu, log_var = self.encode(x)
         return self.decoder_logits(_reparameterize(mu, log_var, self.training)), mu, log_var
 
     def loss(self, x: Tensor) -> dict[str, Tensor]:
-        logits, mu, log_var = self(x)
+        logits, mu, log_var = self._forward_logits(x)
         rec = binary_cross_entropy(logits=logits, target=x, reduction="none").sum(-1).mean()
         kl = kl_to_standard_normal(mu, log_var, reduction="mean")
         return {"loss": rec + self.beta * kl, "reconstruction": rec, "kl": kl}

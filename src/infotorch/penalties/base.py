@@ -5,8 +5,12 @@ vector with closed-form derivatives: value, gradient, Hessian diagonal (when the
 one), Hessian-vector product, a PSD majorizer of the Hessian (for solvers that need positive
 curvature), and the derivative in its strength hyperparameters :math:`\\rho`. Defaults follow the
 original system: ``hvp`` is ``hessian_diag * v``; ``psd_majorizer_diag`` is ``hessian_diag``
-(exact for convex penalties); ``psd_majorizer_hvp`` is ``psd_majorizer_diag * v`` when that
-exists, else ``hvp``. Nonconvex penalties override the majorizer.
+(exact for convex penalties); ``psd_majorizer_hvp`` delegates to ``hvp`` (the exact Hessian of
+a convex penalty is its own PSD majorizer; the diagonal of a dense Hessian is not a majorizer,
+so it is never used for the product). Nonconvex penalties override both majorizer methods.
+The manifest: ``kind_tag``, ``PYTHON_WRAPPER`` (the class name users import),
+``ROW_BLOCK_DIAGONAL`` (whether the Hessian is block diagonal over rows of the target) and
+:meth:`AnalyticPenalty.dispatch_tier`.
 """
 
 from __future__ import annotations
@@ -121,6 +125,8 @@ class AnalyticPenalty(ABC):
     kind_tag: str = ""
     tier: PenaltyTier = PenaltyTier.beta
     rho_count: int = 1
+    PYTHON_WRAPPER: str = ""
+    ROW_BLOCK_DIAGONAL: bool = False
 
     @abstractmethod
     def value(self, target: Tensor, rho: Tensor) -> Tensor:
@@ -150,11 +156,13 @@ class AnalyticPenalty(ABC):
         return self.hessian_diag(target, rho)
 
     def psd_majorizer_hvp(self, target: Tensor, rho: Tensor, v: Tensor) -> Tensor:
-        """B v; ``psd_majorizer_diag * v`` when the diagonal exists, else ``hvp``."""
-        diag = self.psd_majorizer_diag(target, rho)
-        if diag is not None:
-            return diag * v
+        """B v; defaults to :meth:`hvp` (exact for convex penalties, whose Hessian is its own PSD
+        majorizer). Nonconvex penalties override it with their PSD surrogate."""
         return self.hvp(target, rho, v)
+
+    def dispatch_tier(self) -> PenaltyTier:
+        """The tier a solver dispatches this penalty to (the class's :attr:`tier`)."""
+        return self.tier
 
     def apply_schedule(self, iteration: int) -> None:  # noqa: B027 - a no-op default, not abstract
         """Update an attached weight schedule at outer iteration ``iteration`` (no schedule: no-op)."""

@@ -79,6 +79,8 @@ class SoftmaxAssignmentSparsityPenalty(AnalyticPenalty):
     kind_tag = "softmax_assignment_sparsity"
     tier = PenaltyTier.psi
     rho_count = 1
+    PYTHON_WRAPPER = "SoftmaxAssignmentSparsityPenalty"
+    ROW_BLOCK_DIAGONAL = True
 
     def __init__(
         self,

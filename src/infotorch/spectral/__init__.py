@@ -3,6 +3,7 @@
 entropy family. See :mod:`infotorch.spectral.entropy` for the conventions."""
 
 from .entropy import adjacency_spectral_entropy, diffusion_spectral_entropy
+from .graphs import median_distance
 from .mutual_information import (
     adjacency_spectral_mutual_information,
     diffusion_spectral_mutual_information,
@@ -21,6 +22,7 @@ __all__ = [
     "diffusion_spectral_mutual_information",
     "matrix_renyi_entropy",
     "matrix_renyi_joint_entropy",
+    "median_distance",
     "matrix_renyi_mutual_information",
     "normalized_gram",
 ]

@@ -99,11 +99,22 @@ def entropy_bits(prob: Tensor) -> Tensor:
 
 
 def spectrum_entropy(eigvals: Tensor, t: float = 1) -> Tensor:
-    r"""Entropy in bits of :math:`p_i = |\lambda_i|^t / \sum_j |\lambda_j|^t`."""
+    r"""Entropy in bits of :math:`p_i = |\lambda_i|^t / \sum_j |\lambda_j|^t`.
+
+    ``t = 0`` gives the uniform distribution (``log2 N``, as dse-dsmi, where ``0**0 = 1``); other
+    ``t`` are evaluated in log space (``t·log|λ| − logsumexp``), so no power overflows or
+    underflows however large ``t`` is (``t → ∞`` tends to the multiplicity of the top eigenvalue).
+    """
     mag = eigvals.abs()  # magnitudes (real, also for complex eigenvalues)
-    if t != 1:
-        mag = mag**t
-    return entropy_bits(mag / mag.sum())
+    if t == 0:
+        return entropy_bits(torch.full_like(mag, 1.0 / mag.numel()))
+    if t == 1:
+        return entropy_bits(mag / mag.sum())
+    positive = mag > 0
+    log_mag = torch.where(positive, torch.where(positive, mag, 1.0).log(), -torch.inf)
+    scaled = log_mag * t
+    log_p = scaled - torch.logsumexp(scaled, dim=-1, keepdim=True)
+    return entropy_bits(torch.where(positive, log_p.exp(), 0.0))
 
 
 def matrix_entry_entropy_of_kernel(g: Tensor) -> Tensor:

@@ -22,6 +22,7 @@ References
 from __future__ import annotations
 
 import math
+import math
 import os
 from typing import Any
 
@@ -41,8 +42,21 @@ _EIGENSOLVERS = ("exact", "lanczos")
 
 def _check_common(sigma: Any, t: Any = 1) -> float:
     sigma = v.check_positive_number(sigma, "gaussian_kernel_sigma")
-    v.check_positive_number(t, "t")
+    check_time(t)
     return sigma
+
+
+def check_time(t: Any) -> float:
+    """``t``, the diffusion time: a finite number >= 0 (0 gives log2 N, as dse-dsmi)."""
+    if isinstance(t, bool):
+        raise TypeError(f"t must be a finite number >= 0, got {t!r}")
+    try:
+        value = float(t)
+    except (TypeError, ValueError):
+        raise TypeError(f"t must be a finite number >= 0, got {t!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"t must be a finite number >= 0, got {t!r}")
+    return value
 
 
 def _cached_spectrum(

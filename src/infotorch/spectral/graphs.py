@@ -15,6 +15,8 @@ from .. import _numerics as nx
 
 __all__ = [
     "anisotropic_normalize",
+    "median_distance",
+    "median_distance_of",
     "diffusion_operator",
     "gaussian_kernel",
     "knn_adjacency",
@@ -82,3 +84,19 @@ def knn_adjacency(d2: Tensor, k: int) -> Tensor:
         raise ValueError(f"knn must lie in [1, N={n}], got {k}")
     kth = torch.kthvalue(d2, k, dim=1, keepdim=True).values
     return (d2 <= kth).to(d2.dtype)
+
+
+def median_distance(z: Tensor, max_points: int = 1000) -> float:
+    """The median pairwise Euclidean distance of (up to the first ``max_points`` of) the rows of
+    ``z``: the ``sigma="median"`` bandwidth rule of the monitor, the metrics and the CLI (1.0 when
+    every distance is 0)."""
+    return median_distance_of(squared_distances(z[:max_points].to(torch.float64)))
+
+
+def median_distance_of(d2: Tensor) -> float:
+    """The median off-diagonal distance of a squared-distance matrix (1.0 when it is 0)."""
+    n = d2.shape[0]
+    iu = torch.triu_indices(n, n, offset=1, device=d2.device)
+    d = d2[iu[0], iu[1]].sqrt()
+    med = float(d.median()) if d.numel() else 0.0
+    return med if med > 0 else 1.0

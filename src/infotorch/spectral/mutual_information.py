@@ -130,7 +130,7 @@ def _spectral_mi(
             h_marg = torch.stack(draws).mean() if draws else torch.full_like(h_cond, float("nan"))
             marginal_by_size[int(count)] = h_marg
         terms.append(float(count) / float(counts.sum()) * (h_marg - h_cond))
-        c.log(verbose, f"class {label!r}: {count} points")
+        c.log(verbose, f"class {label.item() if hasattr(label, 'item') else label!r}: {count} points")
     return torch.stack(terms).sum()
 
 
