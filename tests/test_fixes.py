@@ -305,3 +305,16 @@ def test_mutual_information_loss_takes_an_odd_batch():
     torch.testing.assert_close(loss, expected)
     with pytest.raises(ValueError, match="even"):
         MutualInformationLoss(odd_batch="error")(torch.zeros_like(x), stds, mask, x, y)
+
+
+def test_step_interpolation_closed_form_and_gradcheck():
+    # the density 1/(gap + eps) normalized on each gap: H = -Σ gap · p log p, computed directly
+    x = torch.tensor([0.0, 0.1, 0.4, 0.5, 1.3], dtype=D)
+    gaps = torch.diff(x)
+    p = (1 / gaps) / (gaps * (1 / gaps)).sum()
+    ref = float(-(gaps * p * torch.log(p)).sum())
+    assert float(it.interpolated_density_entropy(x, 1e-15, "step")) == pytest.approx(ref, rel=1e-12)
+    xs = torch.randn(2, 6, generator=torch.Generator().manual_seed(0), dtype=D).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda t: it.interpolated_density_entropy(t, interpolation="step"), (xs,))
+    with pytest.raises(ValueError, match="window=1"):
+        it.interpolated_density_entropy(x, interpolation="step", window=2)

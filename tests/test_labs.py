@@ -52,6 +52,39 @@ def test_line_box_maximum_is_the_uniform_lattice():
     assert float(x[0]) == pytest.approx(0.0, abs=1e-6) and float(x[-1]) == pytest.approx(1.0, abs=1e-6)
 
 
+@pytest.mark.parametrize("window", [1, 2, 3])
+def test_line_linear_objective_is_flat_along_alternating_gaps(window):
+    # The reason the linear lab pairs points beyond n = 12: a 2:1 alternation of the gaps gives
+    # every interior point the same weight, so it costs only a boundary term (computed directly).
+    import infotorch as it
+
+    n = 24
+    lattice = torch.linspace(0, 1, n, dtype=torch.float64)
+    gaps = torch.tensor([1.0, 2.0] * (n // 2), dtype=torch.float64)[: n - 1]
+    alternating = torch.cat([torch.zeros(1, dtype=torch.float64), gaps.cumsum(0)])
+    alternating = alternating / alternating[-1]
+    h_lat = float(it.interpolated_density_entropy(lattice, 1e-9, window=window))
+    h_alt = float(it.interpolated_density_entropy(alternating, 1e-9, window=window))
+    assert h_lat == pytest.approx(0.0, abs=1e-12)  # log(b - a), the maximum
+    assert 0 < h_lat - h_alt < 2e-3  # a 2:1 alternation is nearly free
+    # the step density sees it: log-gap concavity (Jensen), mean log(gap) below log(mean gap)
+    h_step_alt = float(it.interpolated_density_entropy(alternating, 1e-9, "step"))
+    assert h_lat - h_step_alt > 0.05
+
+
+@pytest.mark.parametrize("n, steps", [(16, 800), (24, 800), (64, 2000)])
+def test_line_step_density_reaches_the_lattice(n, steps):
+    res = simulate_line(n, steps, potential="box", interpolation="step")
+    assert res["max_gap"] / res["min_gap"] < 1.05
+    assert res["entropy_curve"][-1] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_line_linear_report_states_the_flat_direction():
+    report = run_line(16, 50)
+    assert "flat direction" in report["note"] and report["interpolation"] == "linear"
+    assert "note" not in run_line(16, 50, interpolation="step")
+
+
 def test_line_minimizing_collapses_until_epsilon():
     res = simulate_line(12, 1500, potential="none", maximize=False)
     assert res["min_gap"] <= res["epsilon"]  # the collapse reaches the epsilon scale

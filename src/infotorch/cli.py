@@ -327,6 +327,7 @@ def _cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
     else:
         extra: dict[str, Any] = {
             "window": args.window,
+            "interpolation": args.interpolation,
             "epsilon": args.epsilon,
             "optimizer": args.optimizer,
             "temperature": args.temperature,
@@ -355,8 +356,11 @@ def _cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
                 "max_gap",
                 "gap_ratio",
                 "epsilon",
+                "interpolation",
             )
         ]
+        if "note" in report:
+            rows.append(("note", report["note"]))
     if args.json:
         print(json.dumps(report), file=out)
     else:
@@ -411,12 +415,24 @@ def build_parser() -> argparse.ArgumentParser:
     lab = sub.add_parser("lab", help="the two entropy labs (line, sphere): interactive HTML pages and PNGs")
     labs = lab.add_subparsers(dest="lab", metavar="LAB", required=True)
     line = labs.add_parser("line", help="points on a line under gradient flow of the interpolated entropy")
-    line.add_argument("--n", type=int, default=24)
-    line.add_argument("--steps", type=int, default=2000)
-    line.add_argument("--potential", default="box", choices=("none", "box", "quadratic", "double_well"))
+    line.add_argument("--n", type=int, default=24, help="number of points (default 24)")
+    line.add_argument("--steps", type=int, default=2000, help="gradient steps (default 2000)")
+    line.add_argument(
+        "--potential",
+        default="box",
+        choices=("none", "box", "quadratic", "double_well"),
+        help="external potential: box [0, 1] (default), none, quadratic k x^2/2, double_well",
+    )
     line.add_argument("--minimize", action="store_true", help="minimize the entropy instead of maximizing it")
-    line.add_argument("--window", type=int, default=1)
-    line.add_argument("--epsilon", type=float, default=1e-6)
+    line.add_argument("--window", type=int, default=1, help="m of the one-sided m-spacings (default 1)")
+    line.add_argument(
+        "--interpolation",
+        choices=("linear", "step"),
+        default="linear",
+        help="density between the points: linear (the original; flat along alternating gaps) or step "
+        "(constant per gap; reaches the uniform lattice)",
+    )
+    line.add_argument("--epsilon", type=float, default=1e-6, help="regularizer of the inverse gaps (default 1e-6)")
     line.add_argument(
         "--optimizer",
         choices=("gap", "adam", "sgd"),
@@ -427,13 +443,13 @@ def build_parser() -> argparse.ArgumentParser:
     line.add_argument("--temperature", type=float, default=1.0, help="the spec's tau (it cancels; kept to show it)")
     line.add_argument("--k", type=float, default=1.0, help="strength of the quadratic / double-well potential")
     sphere = labs.add_parser("sphere", help="unit vectors maximizing a Gram entropy: the Thomson problem")
-    sphere.add_argument("--n", type=int, default=12)
-    sphere.add_argument("--dim", type=int, default=3)
-    sphere.add_argument("--alpha", type=float, default=2.0)
-    sphere.add_argument("--sigma", type=float, default=1.0)
-    sphere.add_argument("--starts", type=int, default=4)
+    sphere.add_argument("--n", type=int, default=12, help="number of unit vectors (default 12)")
+    sphere.add_argument("--dim", type=int, default=3, help="ambient dimension, at least 3 (default 3)")
+    sphere.add_argument("--alpha", type=float, default=2.0, help="order of the matrix Renyi entropy (default 2)")
+    sphere.add_argument("--sigma", type=float, default=1.0, help="bandwidth of the Gaussian kernel (default 1)")
+    sphere.add_argument("--starts", type=int, default=4, help="random starts of L-BFGS; the best is kept (default 4)")
     for p in (line, sphere):
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--seed", type=int, default=0, help="random seed of the initial configuration (default 0)")
         p.add_argument("--out", default="infotorch-lab", help="output folder (default ./infotorch-lab)")
         p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         p.set_defaults(func=_cmd_lab)

@@ -60,7 +60,7 @@ __all__ = [
     "natural_gradient_step",
 ]
 
-_INTERPOLATIONS = ("linear", "gaussian_kernel")
+_INTERPOLATIONS = ("linear", "gaussian_kernel", "step")
 _SERIES_BELOW = 0.1
 _SERIES_TERMS = 6
 
@@ -280,6 +280,17 @@ class _InterpolatedEntropy(torch.autograd.Function):
 # ---------------------------------------------------------------------- gaussian kernel mode
 
 
+def _step_entropy(s: Tensor, eps: Tensor) -> Tensor:
+    r"""Entropy of the piecewise-constant density :math:`p = w_i/Z` on gap :math:`i`,
+    :math:`w_i = 1/(\Delta_i + \epsilon)`, :math:`Z = \sum_i \Delta_i w_i`:
+    :math:`H = \log Z - \frac1Z\sum_i \Delta_i w_i \log w_i` (plain autograd)."""
+    delta = s[..., 1:] - s[..., :-1]
+    w = 1.0 / (delta + eps)
+    dw = delta * w
+    z = dw.sum(-1, keepdim=True)
+    return torch.log(z) - (dw * torch.log(w)).sum(-1, keepdim=True) / z
+
+
 def _kernel_entropy(
     s: Tensor, eps: Tensor, window: int, bandwidth: Tensor | None, points_per_bandwidth: int
 ) -> tuple[Tensor, Tensor]:
@@ -412,8 +423,12 @@ def interpolated_density_entropy(
         median gap of 10^6 standard-normal values and biases the estimate by +4.5% there). A
         float is an absolute epsilon (the original definition used 1e-6); it must keep
         ``1/epsilon`` representable in the compute dtype.
-    interpolation : {"linear", "gaussian_kernel"}
-        ``"linear"``: the exact closed form (custom autograd, O(n log n)). ``"gaussian_kernel"``:
+    interpolation : {"linear", "gaussian_kernel", "step"}
+        ``"linear"``: the exact closed form (custom autograd, O(n log n)). ``"step"``: the
+        density constant on each gap, proportional to :math:`1/(\Delta_i + \epsilon)` (the
+        m = 1 spacing estimator's density, cf. Vasicek 1976); its entropy is strictly concave in
+        the log-gaps, so unlike ``"linear"`` it has no flat direction along alternating gaps
+        (see Notes). ``window=1`` only; plain autograd, O(n log n). ``"gaussian_kernel"``:
         the mixture :math:`\sum_i w_i\mathcal N(x; s_i, h)/\sum_i w_i` (normalized by
         :math:`\sum w_i`, so it integrates to 1), entropy by Simpson quadrature with
         ``points_per_bandwidth`` nodes per bandwidth over :math:`[s_1 - 8h, s_n + 8h]` (relative
@@ -438,6 +453,15 @@ def interpolated_density_entropy(
     no support; it returns ``log((n − 1)·epsilon)`` (the entropy of the ε-spaced lattice; with the
     default relative epsilon, ``epsilon = 1e-6·max|x|``, or 1e-6 for a row of zeros) with zero
     gradient, never ``nan``.
+
+    Notes
+    -----
+    With ``"linear"``, a configuration whose gaps alternate (``d1, d2, d1, …``) gives every
+    interior point the same weight :math:`\tfrac12(1/d_1 + 1/d_2)` (for any ``window``: the
+    one-sided spacings on either side mirror each other), so the interpolated density is uniform
+    inside and only the two end points see the alternation: at n = 24 a 2:1 alternation costs
+    0.001 nats (windows 1, 2, 3). Maximizing it therefore does not drive points to a lattice
+    beyond n ≈ 12; ``interpolation="step"`` does.
 
     Examples
     --------
@@ -474,7 +498,12 @@ def interpolated_density_entropy(
     # epsilon is a function of the data: its scale stays in the graph, so the gradient is exact.
     c = _row_scale(rows if epsilon is None else rows.detach())[0]
     y, eps_y = rows / c, eps / c.detach()
-    if interpolation == "gaussian_kernel":
+    if interpolation == "step":
+        if window != 1 or return_density:
+            raise ValueError("interpolation='step' takes window=1 and no return_density (its density lives on the gaps)")
+        s, perm = torch.sort(y, dim=-1)
+        h, p_sorted = _step_entropy(s, eps_y), s
+    elif interpolation == "gaussian_kernel":
         s, perm = torch.sort(y, dim=-1)
         bw = None if bandwidth is None else v.check_positive_number(bandwidth, "bandwidth") / c.detach()
         h, w_sorted = _kernel_entropy(s, eps_y, window, bw, _check_points(points_per_bandwidth))

@@ -71,7 +71,14 @@ def _write_page(fig: Any, buttons: list[Any], sliders: list[Any], height: int, o
     return path
 
 
-def _density(points: torch.Tensor, epsilon: float) -> tuple[list[float], list[float]]:
+def _density(points: torch.Tensor, epsilon: float, interpolation: str = "linear") -> tuple[list[float], list[float]]:
+    if interpolation == "step":  # constant on each gap, 1/(gap + eps) normalized
+        s = torch.sort(points).values
+        gap = s[1:] - s[:-1]
+        w = 1.0 / (gap + epsilon)
+        p = w / (gap * w).sum()
+        xs = torch.stack([s[:-1], s[1:]], -1).reshape(-1)
+        return xs.tolist(), p.repeat_interleave(2).tolist()
     _, p, s = interpolated_density_entropy(points.unsqueeze(0), epsilon, return_density=True)
     order = torch.argsort(points)
     return s[0].tolist(), p[0][order].tolist()
@@ -90,7 +97,7 @@ def line_page(res: dict[str, Any], report: dict[str, Any], out_dir: str, *, epsi
     )
 
     def traces(i: int) -> list[Any]:
-        xs, ps = _density(traj[i], epsilon)
+        xs, ps = _density(traj[i], epsilon, res.get("interpolation", "linear"))
         return [
             go.Scatter(x=xs, y=ps, mode="lines", name="p(x)", hovertemplate="x=%{x:.4f}<br>p=%{y:.4f}"),
             go.Scatter(
@@ -116,7 +123,8 @@ def line_page(res: dict[str, Any], report: dict[str, Any], out_dir: str, *, epsi
     buttons, sliders = _controls(go, labels)
     fig.update_layout(
         title=f"Lab 1: {report['n']} points, potential {report['potential']}, "
-        f"{'maximizing' if report['maximize'] else 'minimizing'} H",
+        f"{'maximizing' if report['maximize'] else 'minimizing'} H ({res.get('interpolation', 'linear')} density)"
+        + (f"<br><sup>{report['note']}</sup>" if "note" in report else ""),
     )
     return _write_page(fig, buttons, sliders, 720, out_dir, "line.html")
 
@@ -124,7 +132,7 @@ def line_page(res: dict[str, Any], report: dict[str, Any], out_dir: str, *, epsi
 def line_png(res: dict[str, Any], report: dict[str, Any], out_dir: str, *, epsilon: float) -> str:
     plt = pyplot("the lab pictures")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
-    xs, ps = _density(res["x"], epsilon)
+    xs, ps = _density(res["x"], epsilon, res.get("interpolation", "linear"))
     ax1.plot(xs, ps, "-", lw=1.5)
     ax1.plot(res["x"].tolist(), [0.0] * len(xs), "o", ms=4)
     ax1.set_xlabel("x")
