@@ -175,7 +175,9 @@ def test_banded_fisher_and_its_banded_solve(window):
     if window == 1:  # tridiagonal, with the diagonal approximation on its diagonal
         torch.testing.assert_close(torch.diagonal(dense, dim1=-2, dim2=-1), it.interpolated_density_fisher_diag(x))
         perm = fm.perm
-        in_sorted = dense.gather(-2, perm.unsqueeze(-1).expand(-1, -1, 14)).gather(-1, perm.unsqueeze(-2).expand(-1, 14, -1))
+        in_sorted = dense.gather(-2, perm.unsqueeze(-1).expand(-1, -1, 14)).gather(
+            -1, perm.unsqueeze(-2).expand(-1, 14, -1)
+        )
         assert float(in_sorted.triu(2).abs().max()) == 0.0
     # the natural-gradient step solves (F + damping I) dx = grad H, checked by a dense solve
     damping = 1e-3
@@ -227,8 +229,12 @@ def test_t_zero_lists_and_verbose_labels_as_dse_dsmi(capsys):
     x = np.random.RandomState(0).randn(120, 4)
     y = np.random.RandomState(1).randint(0, 3, 120)
     assert ours.diffusion_spectral_entropy(x, t=0) == pytest.approx(math.log2(120), rel=1e-12)
-    assert ours.diffusion_spectral_entropy(x, t=0) == pytest.approx(dse_dsmi.diffusion_spectral_entropy(x, t=0), rel=1e-9)
-    assert ours.diffusion_spectral_entropy(x.tolist()) == pytest.approx(dse_dsmi.diffusion_spectral_entropy(x.tolist()), rel=1e-9)
+    assert ours.diffusion_spectral_entropy(x, t=0) == pytest.approx(
+        dse_dsmi.diffusion_spectral_entropy(x, t=0), rel=1e-9
+    )
+    assert ours.diffusion_spectral_entropy(x.tolist()) == pytest.approx(
+        dse_dsmi.diffusion_spectral_entropy(x.tolist()), rel=1e-9
+    )
     big_t = ours.diffusion_spectral_entropy(x, t=1e300)
     assert math.isfinite(big_t) and big_t >= 0
     ours.diffusion_spectral_mutual_information(x, y.tolist(), verbose=True)
@@ -242,7 +248,9 @@ def test_softplus_temperature_initialization():
     from infotorch.nn import InterpolatedDensityEntropy
 
     torch.manual_seed(0)
-    raws = torch.stack([InterpolatedDensityEntropy(softplus_temperature=True).temperature_raw.detach() for _ in range(400)])
+    raws = torch.stack(
+        [InterpolatedDensityEntropy(softplus_temperature=True).temperature_raw.detach() for _ in range(400)]
+    )
     assert abs(float(raws.mean())) < 0.02 and float(raws.std()) == pytest.approx(0.1, rel=0.15)  # N(0, 0.1)
     layer = InterpolatedDensityEntropy(softplus_temperature=True, temperature=1000.0)
     assert float(layer.tau()) == pytest.approx(1000.0)
@@ -255,7 +263,12 @@ def test_metrics_sit_in_a_collection_beside_accuracy_and_default_to_median_sigma
     torchmetrics = pytest.importorskip("torchmetrics")
     from torchmetrics.classification import MulticlassAccuracy
 
-    from infotorch.metrics import DiffusionSpectralEntropy, DiffusionSpectralMutualInformation, Entropy, MatrixRenyiEntropy
+    from infotorch.metrics import (
+        DiffusionSpectralEntropy,
+        DiffusionSpectralMutualInformation,
+        Entropy,
+        MatrixRenyiEntropy,
+    )
 
     g = torch.Generator().manual_seed(0)
     batches = [(torch.randn(40, 3, generator=g), torch.randint(0, 3, (40,), generator=g)) for _ in range(3)]

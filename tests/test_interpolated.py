@@ -130,7 +130,9 @@ def test_hvp_and_hessian_against_torch_func():
     x = torch.randn(9, generator=torch.Generator().manual_seed(6), dtype=D)
     full = torch.func.hessian(lambda t: naive(t).sum())(x)
     vec = torch.randn(9, generator=torch.Generator().manual_seed(7), dtype=D)
-    torch.testing.assert_close(it.interpolated_density_entropy_hvp(x, vec, epsilon=1e-6), full @ vec, rtol=1e-8, atol=1e-10)
+    torch.testing.assert_close(
+        it.interpolated_density_entropy_hvp(x, vec, epsilon=1e-6), full @ vec, rtol=1e-8, atol=1e-10
+    )
     dense = it.interpolated_density_entropy_hessian(x)
     torch.testing.assert_close(dense, full, rtol=1e-8, atol=1e-10)
     torch.testing.assert_close(dense.sum(-1), torch.zeros(9, dtype=D), atol=1e-10, rtol=0)  # H·1 = 0
@@ -204,7 +206,9 @@ def test_edges():
         out = it.interpolated_density_entropy(t)
         out.sum().backward()
         assert torch.isfinite(out).all() and torch.isfinite(t.grad).all()
-    assert float(it.interpolated_density_entropy(torch.full((6,), 5.0, dtype=D), epsilon=1e-6)) == pytest.approx(math.log(5e-6))
+    assert float(it.interpolated_density_entropy(torch.full((6,), 5.0, dtype=D), epsilon=1e-6)) == pytest.approx(
+        math.log(5e-6)
+    )
     # huge and tiny scales stay finite
     base = torch.randn(3, 20, generator=torch.Generator().manual_seed(9))
     for scale in (1e-8, 1e8):

@@ -70,7 +70,7 @@ def test_vae_negative_elbo_terms_and_training(digits):
     vae.eval()
     with torch.no_grad():
         terms = vae.loss(x[1500:])
-        recon, mu, _lv = vae(x[1500:])
+        _recon, mu, _lv = vae(x[1500:])
         logits = vae.decoder_logits(mu)
     assert terms["loss"].item() < 0.8 * first
     ref_rec = nn.functional.binary_cross_entropy_with_logits(logits, x[1500:], reduction="sum") / x[1500:].shape[0]

@@ -18,6 +18,11 @@ SRC = pathlib.Path(infotorch.__file__).parent
 CORE = [
     "_validation",
     "_numerics",
+    "_samples",
+    "counts",
+    "knn",
+    "_neighbors",
+    "measures",
     "discrete",
     "gaussian",
     "_gaussian_noise",
@@ -84,6 +89,41 @@ def test_core_never_imports_upper_layers():
     for path in sorted((SRC / "metrics").glob("**/*.py")):
         bad = _imports(path) & {"monitor", "labs", "cli", "demo", "callbacks"}
         assert not bad, f"metrics/{path.name} imports {bad}"
+
+
+def _private_spectral_imports(path: pathlib.Path) -> set[str]:
+    """Names a module imports from infotorch.spectral that are private (a leading underscore in
+    the module path or the imported name)."""
+    bad: set[str] = set()
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module is not None:
+            parts = node.module.split(".")
+            rel = node.level > 0
+            if "spectral" not in parts or (not rel and parts[0] != "infotorch"):
+                continue
+            after = parts[parts.index("spectral") + 1 :]
+            for alias in node.names:
+                if any(p.startswith("_") for p in after) or alias.name.startswith("_"):
+                    bad.add(f"{node.module}.{alias.name}")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if "spectral" in parts and any(p.startswith("_") for p in parts[parts.index("spectral") + 1 :]):
+                    bad.add(alias.name)
+    return bad
+
+
+def test_nothing_outside_spectral_imports_its_private_names(tmp_path):
+    for path in sorted(SRC.glob("**/*.py")):
+        if "spectral" in path.relative_to(SRC).parts:
+            continue
+        bad = _private_spectral_imports(path)
+        assert not bad, f"{path.relative_to(SRC)} imports private spectral names {sorted(bad)}"
+    # the check itself catches what it should
+    probe = tmp_path / "probe.py"
+    probe.write_text("from .spectral._common import spectrum_entropy\nfrom .spectral.kernel import _lanczos_entropy\n")
+    assert len(_private_spectral_imports(probe)) == 2
 
 
 def test_import_loads_only_torch_and_numpy():

@@ -11,14 +11,25 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from . import counts as counts
 from . import discrete as discrete
 from . import gaussian as gaussian
 from . import interpolated as interpolated
 from . import losses as losses
+from . import measures as measures
 from . import nn
 from . import penalties as penalties
 from . import spectral as spectral
 from ._version import __version__
+from .counts import (
+    ENTROPY_ESTIMATORS,
+    EntropyEstimate,
+    conditional_entropy_from_counts,
+    counts_from_samples,
+    entropy_estimate_from_counts,
+    entropy_from_counts,
+    mutual_information_from_counts,
+)
 from .discrete import (
     binary_cross_entropy,
     binary_entropy,
@@ -46,11 +57,11 @@ from .gaussian import (
     square_mahalanobis_distance,
 )
 from .interpolated import (
+    BandedFisher,
     StructuredHessian,
     interpolated_density_entropy,
     interpolated_density_entropy_hessian,
     interpolated_density_entropy_hvp,
-    BandedFisher,
     interpolated_density_fisher,
     interpolated_density_fisher_diag,
     min_gap_gradient_clip_hook,
@@ -66,8 +77,11 @@ from .penalties import (
     strength,
 )
 from .spectral import (
+    DiffusionKernel,
     adjacency_spectral_entropy,
     adjacency_spectral_mutual_information,
+    binned_shannon_entropy,
+    cluster_references,
     diffusion_spectral_entropy,
     diffusion_spectral_mutual_information,
     matrix_renyi_entropy,
@@ -75,11 +89,16 @@ from .spectral import (
     matrix_renyi_mutual_information,
     median_distance,
     normalized_gram,
+    subset_mutual_information,
 )
 
 __all__ = [
+    "ENTROPY_ESTIMATORS",
     "AnalyticPenalty",
+    "BandedFisher",
     "ComponentLossesDict",
+    "DiffusionKernel",
+    "EntropyEstimate",
     "PenaltyTier",
     "ScalarWeightSchedule",
     "SoftmaxAssignmentSparsityPenalty",
@@ -89,12 +108,18 @@ __all__ = [
     "adjacency_spectral_mutual_information",
     "binary_cross_entropy",
     "binary_entropy",
+    "binned_shannon_entropy",
+    "cluster_references",
     "conditional_entropy",
+    "conditional_entropy_from_counts",
+    "counts_from_samples",
     "cross_entropy",
     "diffusion_spectral_entropy",
     "diffusion_spectral_mutual_information",
     "distillation_loss",
     "entropy",
+    "entropy_estimate_from_counts",
+    "entropy_from_counts",
     "entropy_from_samples",
     "gaussian_entropy",
     "gaussian_entropy_log_loss",
@@ -102,7 +127,6 @@ __all__ = [
     "interpolated_density_entropy",
     "interpolated_density_entropy_hessian",
     "interpolated_density_entropy_hvp",
-    "BandedFisher",
     "interpolated_density_fisher",
     "interpolated_density_fisher_diag",
     "joint_entropy",
@@ -118,6 +142,7 @@ __all__ = [
     "median_distance",
     "min_gap_gradient_clip_hook",
     "mutual_information",
+    "mutual_information_from_counts",
     "mutual_information_from_samples",
     "mutual_information_sub_batch",
     "natural_gradient_step",
@@ -128,10 +153,11 @@ __all__ = [
     "softmax_assignment_entropy",
     "square_mahalanobis_distance",
     "strength",
+    "subset_mutual_information",
 ]
 
 #: Core modules whose public functions are the library's measures (used by ``infotorch info``).
-CORE_MODULES = ("discrete", "gaussian", "interpolated", "losses", "penalties", "spectral")
+CORE_MODULES = ("discrete", "counts", "gaussian", "interpolated", "losses", "penalties", "spectral")
 
 _LAZY = ("metrics", "monitor", "labs", "cli", "compat", "pruning", "demo", "callbacks")
 

@@ -229,7 +229,7 @@ def check_choice(value: Any, choices: Sequence[Any], name: str) -> Any:
         ok = value in choices
     except TypeError:  # unhashable or incomparable
         ok = False
-    if not ok or isinstance(value, bool) and not any(isinstance(c, bool) for c in choices):
+    if not ok or (isinstance(value, bool) and not any(isinstance(c, bool) for c in choices)):
         listed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {listed}, got {value!r}")
     return value

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import inspect
 import json
+import math
 import os
 import re
 import sys
@@ -192,25 +193,28 @@ def _as_labels(arr: np.ndarray, n: int) -> np.ndarray:
     return flat.astype(np.int64)
 
 
-MEASURE_NAMES = {
-    "dse": "DSE(Z)",
-    "dsmi": "DSMI(Z; Y)",
-    "dsmi_x": "DSMI(Z; X)",
-    "ase": "adjacency spectral entropy",
-    "cse": "classic binned entropy",
-    "renyi": "matrix Renyi entropy (alpha=2)",
-}
+def _measure_names() -> list[str]:
+    from .measures import available_measures
+
+    return list(available_measures())
+
+
+def _sigma_arg(text: str) -> float | str:
+    if text.strip().lower() == "median":
+        return "median"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'median' or a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected 'median' or a positive finite number, got {text!r}")
+    return value
 
 
 def _cmd_measure(args: argparse.Namespace, out: TextIO) -> int:
     import time
 
-    from .spectral import (
-        adjacency_spectral_entropy,
-        diffusion_spectral_entropy,
-        diffusion_spectral_mutual_information,
-        matrix_renyi_entropy,
-    )
+    from .measures import MeasureContext, get_measure, resolve_measure_names
 
     t0 = time.perf_counter()
     z = _as_matrix(load_array(args.embeddings, "embeddings"), "embeddings")
@@ -219,55 +223,52 @@ def _cmd_measure(args: argparse.Namespace, out: TextIO) -> int:
     if inputs is not None and inputs.shape[0] != z.shape[0]:
         raise ValueError(f"inputs must hold one row per embedding: {inputs.shape[0]} rows for {z.shape[0]} embeddings")
     if args.measure:
-        wanted = [m.strip().lower() for m in args.measure.split(",") if m.strip()]
-        aliases = {"dsmi_zy": "dsmi", "dsmi_zx": "dsmi_x", "dsmi_y": "dsmi"}
-        wanted = [aliases.get(m, m) for m in wanted]
-        unknown = [m for m in wanted if m not in MEASURE_NAMES]
-        if unknown:
-            raise ValueError(f"--measure: unknown {unknown}; choose from {', '.join(MEASURE_NAMES)}")
+        try:
+            wanted = list(resolve_measure_names(m for m in args.measure.split(",") if m.strip()))
+        except ValueError as exc:
+            raise ValueError(f"--measure: {exc}") from None
     else:
-        wanted = ["dse"] + (["dsmi"] if labels is not None else []) + (["dsmi_x"] if inputs is not None else [])
-    if "dsmi" in wanted and labels is None:
-        raise ValueError("--measure dsmi needs --labels FILE")
-    if "dsmi_x" in wanted and inputs is None:
-        raise ValueError("--measure dsmi_x needs --inputs FILE")
-    if args.sigma <= 0:
-        raise ValueError(f"--sigma must be positive, got {args.sigma}")
+        wanted = ["dse"] + (["dsmi_zy"] if labels is not None else []) + (["dsmi_zx"] if inputs is not None else [])
+    for m in wanted:
+        for need in get_measure(m).needs:
+            if (labels if need == "labels" else inputs) is None:
+                raise ValueError(f"--measure {m} needs --{need} FILE")
+    if args.max_n < 2:
+        raise ValueError(f"--max-n must be at least 2, got {args.max_n}")
+    if not (math.isfinite(args.t) and args.t >= 0):
+        raise ValueError(f"--t must be a finite number >= 0, got {args.t}")
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
     dtype = torch.float32 if args.dtype == "float32" else torch.float64
     zt = torch.as_tensor(np.ascontiguousarray(z), dtype=dtype, device=device)
-    common = {"gaussian_kernel_sigma": args.sigma, "random_seed": args.seed, "dtype": dtype}
+    ctx = MeasureContext(
+        zt,
+        labels=None if labels is None else torch.as_tensor(labels),
+        inputs=None if inputs is None else torch.as_tensor(np.ascontiguousarray(inputs), dtype=torch.float64),
+        sigma=args.sigma,
+        t=args.t,
+        n_clusters=args.clusters,
+        seed=args.seed,
+        max_n=args.max_n,
+    )
     results: dict[str, float] = {}
     progress = Progress(len(wanted), description="measuring")
     try:
-        for m in wanted:
+        for m in wanted:  # one context: the kernel is built once for all the spectral measures
             progress.update(f"measuring {m}")
-            if m == "dse":
-                results[m] = float(diffusion_spectral_entropy(zt, t=args.t, max_N=args.max_n, **common))
-            elif m == "ase":
-                results[m] = float(adjacency_spectral_entropy(zt, max_N=args.max_n, **common))
-            elif m == "cse":
-                results[m] = float(
-                    diffusion_spectral_entropy(zt, max_N=args.max_n, classic_shannon_entropy=True, **common)
-                )
-            elif m == "renyi":
-                results[m] = float(matrix_renyi_entropy(zt[: args.max_n], alpha=2.0, sigma=args.sigma))
-            elif m == "dsmi":
-                mi, _ = diffusion_spectral_mutual_information(zt, labels, t=args.t, reference_discrete=True, **common)
-                results[m] = float(mi)
-            elif m == "dsmi_x":
-                mi, _ = diffusion_spectral_mutual_information(zt, inputs, t=args.t, n_clusters=args.clusters, **common)
-                results[m] = float(mi)
+            results[m] = get_measure(m).compute(ctx)
             progress.advance()
     finally:
         progress.close()
+    sigma_used = ctx.cache["kernel"].sigma if "kernel" in ctx.cache else args.sigma
     report = {
         "embeddings": args.embeddings,
         "n": int(z.shape[0]),
         "d": int(z.shape[1]),
-        "sigma": args.sigma,
+        "sigma": sigma_used,
         "t": args.t,
         "device": str(device),
         "dtype": args.dtype,
@@ -278,14 +279,14 @@ def _cmd_measure(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         print(json.dumps(report), file=out)
         return 0
-    rows = [(m, MEASURE_NAMES[m], repr(v)) for m, v in results.items()]
+    rows = [(m, get_measure(m).label, repr(v)) for m, v in results.items()]
     header = ("measure", "what", "value (bits)")
     if out.isatty():
         try:
             from rich.console import Console
             from rich.table import Table
 
-            table = Table(title=f"{args.embeddings}: N={z.shape[0]}, D={z.shape[1]}, sigma={args.sigma}, t={args.t}")
+            table = Table(title=f"{args.embeddings}: N={z.shape[0]}, D={z.shape[1]}, sigma={sigma_used}, t={args.t}")
             for h in header:
                 table.add_column(h)
             for r in rows:
@@ -295,7 +296,7 @@ def _cmd_measure(args: argparse.Namespace, out: TextIO) -> int:
         except ImportError:
             pass
     print(
-        f"{args.embeddings}: N={z.shape[0]}, D={z.shape[1]}, sigma={args.sigma}, t={args.t}, device={device}", file=out
+        f"{args.embeddings}: N={z.shape[0]}, D={z.shape[1]}, sigma={sigma_used}, t={args.t}, device={device}", file=out
     )
     _print_table(rows, header, out)
     return 0
@@ -388,9 +389,14 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("embeddings", help="(N, D) embeddings file (FILE or FILE:KEY)")
     m.add_argument("--labels", help="class labels, one per embedding (FILE or FILE:KEY)")
     m.add_argument("--inputs", help="inputs, one row per embedding, for DSMI(Z;X) (FILE or FILE:KEY)")
-    m.add_argument("--measure", help=f"comma-separated, from: {', '.join(MEASURE_NAMES)}")
-    m.add_argument("--t", type=int, default=1, help="diffusion time (default 1)")
-    m.add_argument("--sigma", type=float, default=10.0, help="Gaussian kernel bandwidth (default 10, as dse-dsmi)")
+    m.add_argument("--measure", help=f"comma-separated, from: {', '.join(_measure_names())}")
+    m.add_argument("--t", type=float, default=1, help="diffusion time (default 1)")
+    m.add_argument(
+        "--sigma",
+        type=_sigma_arg,
+        default=10.0,
+        help="Gaussian kernel bandwidth, a number or 'median' (default 10, as dse-dsmi)",
+    )
     m.add_argument("--max-n", type=int, default=10000, help="subsample above this many points (default 10000)")
     m.add_argument("--clusters", type=int, default=10, help="clusters of the inputs for DSMI(Z;X) (default 10)")
     m.add_argument("--seed", type=int, default=0, help="random seed of subsampling (default 0)")

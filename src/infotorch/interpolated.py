@@ -500,7 +500,9 @@ def interpolated_density_entropy(
     y, eps_y = rows / c, eps / c.detach()
     if interpolation == "step":
         if window != 1 or return_density:
-            raise ValueError("interpolation='step' takes window=1 and no return_density (its density lives on the gaps)")
+            raise ValueError(
+                "interpolation='step' takes window=1 and no return_density (its density lives on the gaps)"
+            )
         s, perm = torch.sort(y, dim=-1)
         h, p_sorted = _step_entropy(s, eps_y), s
     elif interpolation == "gaussian_kernel":
@@ -679,10 +681,10 @@ def interpolated_density_fisher(x: Tensor, epsilon: float = 1e-6, *, window: int
 
     Each spacing :math:`g` between sorted points :math:`a < b` (the one-sided m-spacings of
     ``window``; the plain gaps for ``window = 1``) with inverse :math:`u_g = 1/(d_g + \epsilon)`
-    contributes :math:`rac{u_g^2}{2Z^2}(e_b - e_a)(e_b - e_a)^	op`, so
+    contributes :math:`\frac{u_g^2}{2Z^2}(e_b - e_a)(e_b - e_a)^\top`, so
 
     .. math::
-        F = rac1{2Z^2}\sum_g u_g^2\,(e_b - e_a)(e_b - e_a)^	op,
+        F = \frac1{2Z^2}\sum_g u_g^2\,(e_b - e_a)(e_b - e_a)^\top,
 
     a weighted graph Laplacian: symmetric positive semi-definite, banded with half-width
     ``window`` in sorted order, null on the translation ``(1, …, 1)`` (as the entropy is
@@ -758,8 +760,7 @@ def natural_gradient_step(
     **kw: Any,
 ) -> Tensor:
     r"""One natural-gradient step on the entropy (ascent by default):
-    :math:`x \pm \eta\,(F + \lambda I)^{-1} 
-abla H` (``+`` to maximize).
+    :math:`x \pm \eta\,(F + \lambda I)^{-1} \nabla H` (``+`` to maximize).
 
     ``fisher="diagonal"``: :func:`interpolated_density_fisher_diag` (a division).
     ``fisher="banded"``: the full banded metric of :func:`interpolated_density_fisher`, solved by

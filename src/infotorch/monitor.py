@@ -24,22 +24,21 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from . import _validation as v
 from ._plotting import pyplot
-from .discrete import entropy_from_samples, mutual_information_from_samples
-from .spectral._common import spectrum_entropy
-from .spectral.graphs import anisotropic_normalize, median_distance, median_distance_of, squared_distances
-from .spectral.mutual_information import diffusion_kernel_mutual_information
+from .measures import MeasureContext, binned_codes, get_measure, resolve_measure_names
+from .spectral import median_distance
 
 __all__ = [
+    "MEASURES",
     "InformationMonitor",
     "binned_codes",
     "median_sigma",
@@ -49,6 +48,7 @@ __all__ = [
     "write_records",
 ]
 
+#: The monitor's default measures (any name of :func:`infotorch.measures.available_measures` works).
 MEASURES = ("dse", "dsmi_zy", "dsmi_zx", "binned_mi_zy", "binned_mi_zx")
 
 
@@ -56,16 +56,6 @@ def median_sigma(z: Tensor, max_points: int = 1000) -> float:
     """Median pairwise Euclidean distance of (up to ``max_points`` of) the rows of ``z``
     (:func:`infotorch.spectral.median_distance`)."""
     return median_distance(z, max_points)
-
-
-def binned_codes(z: Tensor, bins: int = 30) -> Tensor:
-    """One integer symbol per row: each unit cut into ``bins`` equal bins over its range."""
-    z = z.detach().to(torch.float64)
-    lo = z.amin(dim=0, keepdim=True)
-    span = (z.amax(dim=0, keepdim=True) - lo).clamp_min(torch.finfo(torch.float64).tiny)
-    cells = ((z - lo) / span * bins).floor().clamp_(0, bins - 1).to(torch.int64)
-    _, codes = torch.unique(cells, dim=0, return_inverse=True)
-    return codes
 
 
 class InformationMonitor:
@@ -81,7 +71,9 @@ class InformationMonitor:
     t : int
         Diffusion time.
     measures : sequence of str
-        Any of ``"dse", "dsmi_zy", "dsmi_zx", "binned_mi_zy", "binned_mi_zx"``.
+        Names from the measure registry (:func:`infotorch.measures.available_measures`; default
+        ``"dse", "dsmi_zy", "dsmi_zx", "binned_mi_zy", "binned_mi_zx"``); measures registered by
+        the user with :func:`infotorch.measures.register_measure` work too.
     n_clusters : int
         Clusters of the inputs for DSMI(Z; X).
     bins : int
@@ -125,12 +117,20 @@ class InformationMonitor:
             raise ValueError(f"layers {missing} are not submodules of the model; its submodules are {known}")
         if not names:
             raise ValueError("layers must name at least one submodule")
-        self.measures = tuple(measures)
-        unknown = set(self.measures) - set(MEASURES)
-        if unknown:
-            raise ValueError(f"measures must be among {MEASURES}, got {sorted(unknown)}")
-        if not (sigma == "median" or (isinstance(sigma, (int, float)) and float(sigma) > 0)):
-            raise ValueError(f"sigma must be 'median' or a positive number, got {sigma!r}")
+        try:
+            self.measures = resolve_measure_names(measures)
+        except ValueError as exc:
+            raise ValueError(f"measures: {exc}") from None
+        if (
+            (isinstance(sigma, str) and sigma != "median")
+            or not isinstance(sigma, (str, int, float))
+            or (not isinstance(sigma, str) and not (math.isfinite(float(sigma)) and float(sigma) > 0))
+        ):
+            raise ValueError(f"sigma must be 'median' or a positive finite number, got {sigma!r}")
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not (math.isfinite(t) and t > 0):
+            raise ValueError(f"t must be a positive finite number, got {t!r}")
+        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+            raise ValueError(f"bins must be a positive integer, got {bins!r}")
         self.model = model
         self.layers = names
         self.sigma = sigma
@@ -142,12 +142,14 @@ class InformationMonitor:
         self.records: list[dict[str, Any]] = []
         self._captured: dict[str, Tensor] = {}
         self._handles: list[Any] = []
-        self._input_clusters: np.ndarray | None = None
+        self._input_clusters: Tensor | None = None
         self._input_key: tuple[int, ...] | None = None
 
     # ------------------------------------------------------------------ hooks
     def attach(self) -> InformationMonitor:
-        """Register the forward hooks (idempotent)."""
+        """Register the forward hooks until :meth:`detach` (idempotent). Not needed for
+        :meth:`measure`, which attaches them for its probe pass only; while attached they fire in
+        every forward pass of the model."""
         if self._handles:
             return self
         modules = dict(self.model.named_modules())
@@ -176,7 +178,11 @@ class InformationMonitor:
 
     @torch.no_grad()
     def embeddings(self, x: Tensor, batch_size: int = 1024) -> dict[str, Tensor]:
-        """Run ``x`` through the model in eval mode; the flattened outputs of each layer (CPU, float64)."""
+        """Run ``x`` through the model in eval mode; the flattened outputs of each layer (CPU, float64).
+
+        The hooks live for this pass only (unless :meth:`attach` holds them), so training
+        forwards outside a measurement pay nothing and no activations are kept."""
+        temporary = not self._handles
         self.attach()
         was_training = self.model.training
         self.model.eval()
@@ -191,45 +197,45 @@ class InformationMonitor:
                     chunks[k].append(self._captured[k].reshape(self._captured[k].shape[0], -1).cpu())
         finally:
             self.model.train(was_training)
+            self._captured.clear()
+            if temporary:
+                self.detach()
         return {k: torch.cat(v).to(torch.float64) for k, v in chunks.items()}
 
     # ------------------------------------------------------------------ measurements
-    def _clusters_for_inputs(self, x: Tensor) -> np.ndarray:
+    def _clusters_for_inputs(self, x: Tensor) -> Tensor:
         key = (x.shape[0], hash(x.detach().cpu().numpy().tobytes()))
         if self._input_clusters is None or self._input_key != key:
-            from .spectral.mutual_information import _clusters
-
-            flat = x.detach().reshape(x.shape[0], -1).cpu().to(torch.float64).numpy()
-            self._input_clusters = _clusters(flat, flat.shape[0], False, self.n_clusters, None)
+            ctx = MeasureContext(x.reshape(x.shape[0], -1), inputs=x, n_clusters=self.n_clusters)
+            self._input_clusters = ctx.clusters_of_inputs()
             self._input_key = key
         return self._input_clusters
 
     def measure_embeddings(self, z: Tensor, y: Tensor | None = None, x: Tensor | None = None) -> dict[str, float]:
-        """The configured measures of one layer's embeddings ``z`` (N, D)."""
+        """The configured measures of one layer's embeddings ``z`` (N, D): one
+        :class:`~infotorch.measures.MeasureContext`, so DSE and both DSMIs share one kernel.
+        Measures whose needs (labels, inputs) are not given are skipped."""
         out: dict[str, float] = {}
         z = z.detach().cpu().to(torch.float64)
         v.check_finite(z, "embeddings")
-        # one distance matrix and one kernel serve the bandwidth, DSE and both DSMIs
-        d2 = squared_distances(z)
-        sigma = median_distance_of(d2[:1000, :1000]) if self.sigma == "median" else float(self.sigma)
-        out["sigma"] = sigma
-        g = torch.exp(d2 * (-1.0 / (2.0 * sigma * sigma)))
-        labels = None if y is None else y.detach().cpu().numpy().astype(np.int64)
-        common: dict[str, Any] = {"t": self.t, "num_repetitions": self.num_repetitions, "random_seed": self.seed}
-        if "dse" in self.measures:
-            out["dse"] = float(spectrum_entropy(torch.linalg.eigvalsh(anisotropic_normalize(g.clone())), self.t))
-        if "dsmi_zy" in self.measures and labels is not None:
-            out["dsmi_zy"] = float(diffusion_kernel_mutual_information(g, labels.reshape(-1, 1), **common))
-        if "dsmi_zx" in self.measures and x is not None:
-            clusters = self._clusters_for_inputs(x)
-            out["dsmi_zx"] = float(diffusion_kernel_mutual_information(g, clusters.reshape(-1, 1), **common))
-        if "binned_mi_zy" in self.measures or "binned_mi_zx" in self.measures:
-            codes = binned_codes(z, self.bins)
-            if "binned_mi_zy" in self.measures and labels is not None:
-                out["binned_mi_zy"] = float(mutual_information_from_samples(codes, torch.from_numpy(labels), base=2))
-            if "binned_mi_zx" in self.measures:
-                # X is a set of distinct inputs and Z = f(X): I(X; Z) = H(Z)
-                out["binned_mi_zx"] = float(entropy_from_samples(codes, base=2))
+        ctx = MeasureContext(
+            z,
+            labels=None if y is None else y.detach().cpu(),
+            inputs=None if x is None else x.detach().cpu(),
+            sigma=self.sigma,
+            t=self.t,
+            bins=self.bins,
+            n_clusters=self.n_clusters,
+            num_repetitions=self.num_repetitions,
+            seed=self.seed,
+        )
+        if x is not None and any("inputs" in get_measure(m).needs for m in self.measures):
+            ctx.input_clusters = self._clusters_for_inputs(x)
+        out["sigma"] = ctx.kernel().sigma if self.sigma == "median" else float(self.sigma)
+        for name in self.measures:
+            measure = get_measure(name)
+            if all(getattr(ctx, need) is not None for need in measure.needs):
+                out[name] = measure.compute(ctx)
         return out
 
     def measure(
@@ -299,6 +305,15 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------- plots
 
 
+def measure_axis_label(key: str) -> str:
+    """A plot label for a record column: the registry's label and unit, or the key itself."""
+    try:
+        m = get_measure(key)
+    except ValueError:
+        return key
+    return f"{m.label} [{m.unit}]" if m.unit else m.label
+
+
 def _series(records: Sequence[Mapping[str, Any]], key: str) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
     out: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
     for r in records:
@@ -319,12 +334,7 @@ def plot_dynamics(
     and run (dashed for runs other than the first)."""
     plt = pyplot()
     panels = [k for k in ("dse", "dsmi_zy", "dsmi_zx", "accuracy") if any(k in r for r in records)]
-    labels = {
-        "dse": "DSE(Z) [bits]",
-        "dsmi_zy": "DSMI(Z; Y) [bits]",
-        "dsmi_zx": "DSMI(Z; X) [bits]",
-        "accuracy": "accuracy",
-    }
+    labels = {k: measure_axis_label(k) for k in panels}
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
     runs = list(dict.fromkeys(str(r.get("run", "")) for r in records))
     layers = list(dict.fromkeys(str(r["layer"]) for r in records))
@@ -400,9 +410,10 @@ def plot_information_plane(
                 zorder=2,
                 edgecolors="none",
             )
-        ax.set_xlabel(f"I(X; Z) [{x_key}, bits]")
-        ax.set_ylabel(f"I(Z; Y) [{y_key}, bits]")
-        ax.set_title(run or "run")
+        ax.set_xlabel(f"I(X; Z): {measure_axis_label(x_key)}")
+        ax.set_ylabel(f"I(Z; Y): {measure_axis_label(y_key)}")
+        if run:  # no stray title when the records name no run
+            ax.set_title(run)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, frameon=False)
     if scatter is not None:

@@ -28,6 +28,7 @@ def _array(x: Any) -> Any:
         return np.asarray(x)
     return x
 
+
 __all__ = [
     "adjacency_spectral_entropy",
     "adjacency_spectral_mutual_information",

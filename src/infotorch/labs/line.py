@@ -116,9 +116,7 @@ def simulate_line(
     tau = torch.tensor(float(temperature), dtype=torch.float64)
 
     def entropy(z: Tensor) -> Tensor:
-        return interpolated_density_entropy(
-            z, epsilon, interpolation, temperature=tau, window=window, keepdim=False
-        )
+        return interpolated_density_entropy(z, epsilon, interpolation, temperature=tau, window=window, keepdim=False)
 
     curvature_scale = (n - 1) / 4.0 if interpolation == "step" else 1.0
 

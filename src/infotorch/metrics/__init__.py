@@ -33,6 +33,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     raise ImportError("infotorch.metrics needs torchmetrics: pip install 'infotorch[metrics]'") from None
 
 from .. import discrete
+from ..counts import ENTROPY_ESTIMATORS, mutual_information_from_counts
 from ..spectral import (
     diffusion_spectral_entropy,
     diffusion_spectral_mutual_information,
@@ -87,7 +88,9 @@ class _ReservoirMetric(Metric):
         # the first update; the reservoir's configuration is a state too, so that only reservoirs
         # that stay equal (same size and seed) are shared.
         self.add_state(
-            "reservoir_config", default=torch.tensor([self.max_samples, self.seed], dtype=torch.long), dist_reduce_fx="max"
+            "reservoir_config",
+            default=torch.tensor([self.max_samples, self.seed], dtype=torch.long),
+            dist_reduce_fx="max",
         )
         self._gen = torch.Generator().manual_seed(self.seed)
 
@@ -293,9 +296,11 @@ class Entropy(Metric):
 
 
 class DiscreteMutualInformation(Metric):
-    """Plug-in mutual information of paired labels in ``[0, num_x) × [0, num_y)``, streamed as a
-    joint count table (exact across batches and processes); ``bias_correction="miller-madow"``
-    optional, ``base`` as :func:`infotorch.mutual_information`."""
+    """Mutual information of paired labels in ``[0, num_x) × [0, num_y)``, streamed as a joint
+    count table (exact across batches and processes): ``update`` adds counts, ``compute`` is
+    :func:`infotorch.mutual_information_from_counts` of the table with ``estimator`` (any name of
+    :data:`infotorch.ENTROPY_ESTIMATORS`; ``bias_correction="miller-madow"`` is an alias of
+    ``estimator="miller-madow"``), ``base`` as :func:`infotorch.mutual_information`."""
 
     full_state_update = False
     is_differentiable = False
@@ -308,12 +313,19 @@ class DiscreteMutualInformation(Metric):
         num_y: int,
         base: float | str | None = math.e,
         bias_correction: str | None = None,
+        *,
+        estimator: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if bias_correction not in (None, "miller-madow"):
             raise ValueError(f"bias_correction must be None or 'miller-madow', got {bias_correction!r}")
-        self.num_x, self.num_y, self.base, self.bias_correction = int(num_x), int(num_y), base, bias_correction
+        if estimator is not None and bias_correction is not None and estimator != bias_correction:
+            raise ValueError(f"give estimator or bias_correction, not both (got {estimator!r} and {bias_correction!r})")
+        chosen = estimator or bias_correction or "plugin"
+        if chosen not in ENTROPY_ESTIMATORS:
+            raise ValueError(f"estimator must be one of {', '.join(ENTROPY_ESTIMATORS)}, got {chosen!r}")
+        self.num_x, self.num_y, self.base, self.estimator = int(num_x), int(num_y), base, chosen
         self.add_state("counts", default=torch.zeros(self.num_x, self.num_y, dtype=torch.float64), dist_reduce_fx="sum")
 
     def update(self, x: Tensor, y: Tensor, *_unused: Any, **_unused_kw: Any) -> None:
@@ -330,15 +342,6 @@ class DiscreteMutualInformation(Metric):
         self.counts = counts + table.to(counts)
 
     def compute(self) -> Tensor:
-        counts = self.counts
-        n = counts.sum()
-        if float(n) == 0:
+        if float(self.counts.sum()) == 0:
             raise ValueError("DiscreteMutualInformation.compute() called before any update()")
-        mi = discrete.mutual_information(counts / n, base=self.base, validate=False)
-        if self.bias_correction == "miller-madow":
-            m_xy = (counts > 0).sum()
-            m_x = (counts.sum(1) > 0).sum()
-            m_y = (counts.sum(0) > 0).sum()
-            log_base = 1.0 if self.base in (None, "e", math.e) else math.log(float(cast(float, self.base)))
-            mi = mi - (m_xy - m_x - m_y + 1).to(mi) / (2 * n) / log_base
-        return mi
+        return mutual_information_from_counts(self.counts, estimator=self.estimator, base=self.base)

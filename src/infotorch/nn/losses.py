@@ -46,7 +46,8 @@ class LabelSmoothingCrossEntropy(nn.Module):
         super().__init__()
         if smoothing is not None and epsilon is not None and float(smoothing) != float(epsilon):
             raise ValueError(f"give smoothing or its alias epsilon, not both (got {smoothing!r} and {epsilon!r})")
-        smoothing = 0.1 if smoothing is None and epsilon is None else (smoothing if smoothing is not None else epsilon)
+        chosen = smoothing if smoothing is not None else epsilon
+        smoothing = 0.1 if chosen is None else chosen
         # the core's checks, run now rather than at the first forward
         self.smoothing = _check_smoothing(smoothing)
         self.reduction = v.check_reduction(reduction)
@@ -132,7 +133,9 @@ class MutualInformationLoss(nn.Module):
     torch.Size([])
     """
 
-    def __init__(self, combine_noise_masks: bool = True, safety_factor: float = 100.0, odd_batch: str = "drop_last") -> None:
+    def __init__(
+        self, combine_noise_masks: bool = True, safety_factor: float = 100.0, odd_batch: str = "drop_last"
+    ) -> None:
         super().__init__()
         self.odd_batch = v.check_choice(odd_batch, ("drop_last", "error"), "odd_batch")
         self.combine_noise_masks = bool(combine_noise_masks)

@@ -15,11 +15,11 @@ from .. import _numerics as nx
 
 __all__ = [
     "anisotropic_normalize",
-    "median_distance",
-    "median_distance_of",
     "diffusion_operator",
     "gaussian_kernel",
     "knn_adjacency",
+    "median_distance",
+    "median_distance_of",
     "squared_distances",
 ]
 

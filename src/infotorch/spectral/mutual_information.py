@@ -22,12 +22,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import _validation as v
 from . import _common as c
 from . import eigen
 from .entropy import _check_common
 from .graphs import anisotropic_normalize, gaussian_kernel, knn_adjacency, squared_distances
 
-__all__ = ["adjacency_spectral_mutual_information", "diffusion_spectral_mutual_information"]
+__all__ = ["adjacency_spectral_mutual_information", "cluster_references", "diffusion_spectral_mutual_information"]
 
 _INNER_MAX_N = 10000  # the inner DSE calls of dse-dsmi use their default max_N and random_seed=0
 
@@ -93,6 +94,19 @@ def _clusters(
     return np.asarray(op.labels_)
 
 
+def cluster_references(reference: Tensor, n_clusters: int = 10, *, discrete: bool | None = None) -> Tensor:
+    """Class assignments of a reference, as dse-dsmi makes them for DSMI(Z; Y): integer labels
+    (N,) as they are (``discrete=None`` decides by dtype), continuous scalars min-max binned into
+    ``n_clusters`` bins, vectors (N, D) clustered by scikit-learn's ``SpectralClustering``
+    (nearest-neighbour affinity, ``cluster_qr``, ``random_state=0``). Returns a (N,) tensor."""
+    ref = v.ensure_tensor(reference, "reference")
+    arr = ref.detach().cpu().numpy()
+    if arr.ndim == 0:
+        raise ValueError("reference must hold one row per point, got a scalar")
+    labels = _clusters(arr, arr.shape[0], discrete, int(n_clusters), None)
+    return torch.as_tensor(np.asarray(labels).reshape(-1))
+
+
 def _block(m: Tensor, idx: Tensor) -> Tensor:
     return m.index_select(0, idx).index_select(1, idx)
 
@@ -147,7 +161,7 @@ def diffusion_spectral_mutual_information(
     reference_vectors: Any,
     reference_discrete: bool | None = None,
     gaussian_kernel_sigma: float = 10,
-    t: int = 1,
+    t: float = 1,
     chebyshev_approx: bool = False,
     num_repetitions: int = 5,
     n_clusters: int = 10,

@@ -1,0 +1,309 @@
+"""One registry of the measures the monitor, the command line, the callbacks and the plots offer.
+
+Each :class:`Measure` has one canonical name (``"dse"``, ``"dsmi_zy"``, ...), a label for plots
+and tables, its unit, what it needs besides the embeddings (``"labels"`` and/or ``"inputs"``),
+and a function of a :class:`MeasureContext`. The context holds one layer's embeddings and the
+shared options, and builds what several measures use once: the diffusion kernel
+(:class:`~infotorch.spectral.DiffusionKernel`), the clusters of the inputs, the binned codes.
+So DSE and both DSMIs of a layer cost one kernel.
+
+Add your own with :func:`register_measure`; it then appears in ``InformationMonitor(measures=)``,
+``infotorch measure --measure`` and the plot labels:
+
+>>> import torch
+>>> from infotorch.measures import MeasureContext, register_measure, get_measure, unregister_measure
+>>> m = register_measure("mean_norm", lambda ctx: ctx.z.norm(dim=1).mean(), label="mean |z|", unit="")
+>>> float(get_measure("mean_norm").compute(MeasureContext(torch.ones(4, 9))))
+3.0
+>>> unregister_measure("mean_norm")
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from . import _validation as v
+from .discrete import entropy_from_samples, mutual_information_from_samples
+from .spectral import DiffusionKernel, binned_shannon_entropy, cluster_references, matrix_renyi_entropy
+
+__all__ = [
+    "Measure",
+    "MeasureContext",
+    "available_measures",
+    "binned_codes",
+    "get_measure",
+    "register_measure",
+    "resolve_measure_names",
+    "unregister_measure",
+]
+
+_NEEDS = ("labels", "inputs")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A registered measure: ``fn(ctx) -> float | Tensor`` of a :class:`MeasureContext`."""
+
+    name: str
+    fn: Callable[[MeasureContext], Any]
+    label: str
+    unit: str = "bits"
+    needs: tuple[str, ...] = ()
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+
+    def compute(self, ctx: MeasureContext) -> float:
+        """The measure's value on ``ctx`` as a Python float (NaN is refused)."""
+        missing = [n for n in self.needs if getattr(ctx, n) is None]
+        if missing:
+            raise ValueError(f"measure {self.name!r} needs {' and '.join(missing)}")
+        value = float(self.fn(ctx))
+        if math.isnan(value):
+            raise ValueError(f"measure {self.name!r} returned NaN on embeddings of shape {tuple(ctx.z.shape)}")
+        return value
+
+
+@dataclass
+class MeasureContext:
+    """One layer's embeddings ``z`` (N, D), optional ``labels`` (N,) and ``inputs`` (N, ...), the
+    options the measures share, and a cache of what they share (the kernel, the clusters).
+
+    ``sigma`` ("median" or a number) and ``t`` configure the diffusion kernel; ``bins`` the
+    binned estimates; ``n_clusters`` the clustering of the inputs (DSMI(Z; X)); ``num_repetitions``
+    and ``seed`` DSMI's random subsets; ``max_n`` subsamples the entropies above that many points
+    (dse-dsmi's draw, ``random.Random(seed).sample``); ``input_clusters`` may be given to reuse
+    clusters across calls.
+    """
+
+    z: Tensor
+    labels: Tensor | None = None
+    inputs: Tensor | None = None
+    sigma: float | str = "median"
+    t: float = 1
+    bins: int = 30
+    n_clusters: int = 10
+    num_repetitions: int = 5
+    seed: int = 0
+    max_n: int | None = None
+    input_clusters: Tensor | None = None
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        z = v.ensure_tensor(self.z, "z")
+        if z.ndim == 1:
+            z = z.unsqueeze(-1)
+        if z.ndim != 2:
+            z = z.reshape(z.shape[0], -1)
+        self.z = z.detach()
+        if self.labels is not None:
+            lab = v.ensure_tensor(self.labels, "labels").reshape(-1)
+            if lab.is_floating_point() and not bool((torch.isfinite(lab) & (lab == lab.round())).all()):
+                raise ValueError("labels must be integer class labels (finite whole numbers)")
+            if lab.shape[0] != self.z.shape[0]:
+                raise ValueError(f"labels must hold one label per embedding: {lab.shape[0]} for {self.z.shape[0]}")
+            self.labels = lab.long()
+
+    # ------------------------------------------------------------------ shared pieces
+    def entropy_points(self) -> Tensor:
+        """The embeddings the entropies use: all of them, or ``max_n`` drawn as dse-dsmi draws."""
+        if "entropy_points" not in self.cache:
+            z = self.z
+            if self.max_n is not None and z.shape[0] > self.max_n:
+                import random
+
+                pick = random.Random(self.seed).sample(range(z.shape[0]), k=int(self.max_n))
+                z = z[torch.as_tensor(pick, device=z.device)]
+            self.cache["entropy_points"] = z
+        return self.cache["entropy_points"]
+
+    def kernel(self, *, subsampled: bool = False) -> DiffusionKernel:
+        """The diffusion kernel of the embeddings (built once per context)."""
+        pts = self.entropy_points() if subsampled else self.z
+        key = "kernel_sub" if subsampled and pts is not self.z else "kernel"
+        if key not in self.cache:
+            self.cache[key] = DiffusionKernel.from_points(pts, self.sigma)
+        return self.cache[key]
+
+    def clusters_of_inputs(self) -> Tensor:
+        """``n_clusters`` clusters of the inputs (as dse-dsmi clusters vector references)."""
+        if self.input_clusters is None:
+            if self.inputs is None:
+                raise ValueError("the inputs are needed to cluster them")
+            flat = self.inputs.detach().reshape(self.inputs.shape[0], -1).to("cpu", torch.float64)
+            self.input_clusters = cluster_references(flat, self.n_clusters)
+        return self.input_clusters
+
+    def codes(self) -> Tensor:
+        """One integer symbol per embedding: each unit cut into ``bins`` equal bins."""
+        if "codes" not in self.cache:
+            self.cache["codes"] = binned_codes(self.z, self.bins)
+        return self.cache["codes"]
+
+
+def binned_codes(z: Tensor, bins: int = 30) -> Tensor:
+    """One integer symbol per row: each unit cut into ``bins`` equal bins over its range."""
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"bins must be a positive integer, got {bins!r}")
+    z = z.detach().to(torch.float64)
+    lo = z.amin(dim=0, keepdim=True)
+    span = (z.amax(dim=0, keepdim=True) - lo).clamp_min(torch.finfo(torch.float64).tiny)
+    cells = ((z - lo) / span * bins).floor().clamp_(0, bins - 1).to(torch.int64)
+    _, codes = torch.unique(cells, dim=0, return_inverse=True)
+    return codes
+
+
+_REGISTRY: dict[str, Measure] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register_measure(
+    name: str,
+    fn: Callable[[MeasureContext], Any],
+    *,
+    label: str,
+    unit: str = "bits",
+    needs: Iterable[str] = (),
+    description: str = "",
+    aliases: Iterable[str] = (),
+    overwrite: bool = False,
+) -> Measure:
+    """Add a measure under ``name`` (lowercase letters, digits and ``_``); returns it."""
+    if not isinstance(name, str) or not name or not all(ch.islower() or ch.isdigit() or ch == "_" for ch in name):
+        raise ValueError(f"name must be lowercase letters, digits and '_', got {name!r}")
+    needs = tuple(needs)
+    for n in needs:
+        v.check_choice(n, _NEEDS, "needs")
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    taken = name in _REGISTRY or name in _ALIASES
+    if taken and not overwrite:
+        raise ValueError(f"a measure named {name!r} is already registered; pass overwrite=True to replace it")
+    measure = Measure(name, fn, label, unit, needs, description, tuple(aliases))
+    _REGISTRY[name] = measure
+    for a in measure.aliases:
+        _ALIASES[a] = name
+    return measure
+
+
+def unregister_measure(name: str) -> None:
+    """Remove a measure (and its aliases)."""
+    measure = _REGISTRY.pop(get_measure(name).name)
+    for a in measure.aliases:
+        _ALIASES.pop(a, None)
+
+
+def get_measure(name: str) -> Measure:
+    """The measure registered under ``name`` or one of its aliases (case-insensitive)."""
+    key = str(name).strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in _REGISTRY:
+        raise ValueError(f"unknown measure {name!r}; choose from {', '.join(_REGISTRY)}")
+    return _REGISTRY[key]
+
+
+def available_measures() -> dict[str, Measure]:
+    """Every registered measure by canonical name, in registration order."""
+    return dict(_REGISTRY)
+
+
+def resolve_measure_names(names: Iterable[str]) -> tuple[str, ...]:
+    """Canonical names of ``names`` (aliases resolved, duplicates dropped, order kept)."""
+    out: list[str] = []
+    for n in names:
+        c = get_measure(n).name
+        if c not in out:
+            out.append(c)
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------- the built-in measures
+
+
+def _dse(ctx: MeasureContext) -> Tensor:
+    return ctx.kernel(subsampled=True).entropy(ctx.t)
+
+
+def _dsmi_zy(ctx: MeasureContext) -> Tensor:
+    assert ctx.labels is not None
+    return ctx.kernel().mutual_information(ctx.labels, ctx.t, num_repetitions=ctx.num_repetitions, seed=ctx.seed)
+
+
+def _dsmi_zx(ctx: MeasureContext) -> Tensor:
+    return ctx.kernel().mutual_information(
+        ctx.clusters_of_inputs(), ctx.t, num_repetitions=ctx.num_repetitions, seed=ctx.seed
+    )
+
+
+def _binned_mi_zy(ctx: MeasureContext) -> Tensor:
+    assert ctx.labels is not None
+    codes = ctx.codes()
+    n = codes.shape[0]
+    if int(codes.max()) + 1 == n:
+        warnings.warn(
+            f"binned I(Z; Y) is saturated: every one of the {n} probes has its own bin (bins={ctx.bins}), so the "
+            f"estimate equals H(Y) whatever the layer; use fewer bins, more probes, or a kNN estimator",
+            UserWarning,
+            stacklevel=3,
+        )
+    return mutual_information_from_samples(codes, ctx.labels.cpu(), base=2)
+
+
+def _binned_mi_zx(ctx: MeasureContext) -> Tensor:
+    # X is a set of distinct inputs and Z = f(X): I(X; Z) = H(Z)
+    return entropy_from_samples(ctx.codes(), base=2)
+
+
+def _ase(ctx: MeasureContext) -> Tensor:
+    return ctx.kernel(subsampled=True).adjacency_entropy()
+
+
+def _cse(ctx: MeasureContext) -> Tensor:
+    return binned_shannon_entropy(ctx.entropy_points().to(torch.float64), 2)
+
+
+def _renyi(ctx: MeasureContext) -> Tensor:
+    return matrix_renyi_entropy(
+        ctx.entropy_points().to(torch.float64), alpha=2.0, sigma=ctx.kernel(subsampled=True).sigma
+    )
+
+
+register_measure("dse", _dse, label="DSE(Z)", description="diffusion spectral entropy of the embeddings")
+register_measure(
+    "dsmi_zy",
+    _dsmi_zy,
+    label="DSMI(Z; Y)",
+    needs=("labels",),
+    description="diffusion spectral mutual information with the class labels",
+    aliases=("dsmi", "dsmi_y"),
+)
+register_measure(
+    "dsmi_zx",
+    _dsmi_zx,
+    label="DSMI(Z; X)",
+    needs=("inputs",),
+    description="diffusion spectral mutual information with the (clustered) inputs",
+    aliases=("dsmi_x",),
+)
+register_measure(
+    "binned_mi_zy",
+    _binned_mi_zy,
+    label="binned I(Z; Y)",
+    needs=("labels",),
+    description="plug-in MI of the binned embeddings with the labels (saturates at H(Y) when every probe has its own bin)",
+)
+register_measure(
+    "binned_mi_zx",
+    _binned_mi_zx,
+    label="binned I(X; Z)",
+    description="entropy of the binned embeddings, I(X; Z) for a deterministic layer (at most log2 N)",
+)
+register_measure("ase", _ase, label="ASE(Z)", description="adjacency spectral entropy (Gaussian affinities)")
+register_measure("cse", _cse, label="CSE(Z)", description="classic binned Shannon entropy (2 bins per dimension)")
+register_measure("renyi", _renyi, label="S2(Z)", description="matrix-based Renyi entropy, alpha = 2")

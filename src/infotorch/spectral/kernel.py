@@ -1,0 +1,313 @@
+r"""The diffusion kernel of a point cloud, built once, and what it measures.
+
+:class:`DiffusionKernel` holds the Gaussian affinities :math:`G_{ij} = \exp(-\|x_i - x_j\|^2 /
+2\sigma^2)` of ``N`` points (one ``N × N`` matrix) and computes from it, without rebuilding it:
+
+* the spectrum of the diffusion operator :math:`P = D^{-1}G` (through its symmetric conjugate
+  :math:`K = D^{-1/2} G D^{-1/2}`), with a choice of solver;
+* the diffusion spectral entropy :math:`\mathrm{DSE}_t = -\sum_i p_i \log p_i`,
+  :math:`p_i = |\lambda_i|^t / \sum_j |\lambda_j|^t`, at any diffusion time ``t``;
+* the diffusion spectral mutual information against class labels (each subset's kernel is a
+  block of this one);
+* the entropy of the entries of :math:`P`, and sub-blocks as kernels of their own.
+
+Choosing a solver
+-----------------
+``"exact"``: :func:`torch.linalg.eigvalsh` of :math:`K` (O(N³) time, two N × N matrices of
+memory). ``"lanczos"``: stochastic Lanczos quadrature after deflating the top 100 eigenvalues
+(``lanczos_steps × lanczos_probes`` products with :math:`K`); measured against exact DSE at
+D = 256 on 2 CPU cores: 1.1e-4 bits of error at N = 2000, 3.4e-6 at N = 8000, 7.8e-4 at
+N = 16000 (25 s instead of 73 s). ``"chebyshev"``: dse-dsmi's Chebyshev density-of-states
+approximation, kept for parity (its error reaches tens of percent; not recommended).
+``"auto"`` (default) is ``"exact"`` up to ``N = 8000`` and ``"lanczos"`` above.
+
+References
+----------
+.. [1] C. Liao, D. Liu et al., "Assessing neural network representations during training using
+       noise-resilient diffusion spectral entropy", ICASSP 2024 / arXiv:2312.04823.
+.. [2] S. Ubaru, J. Chen, Y. Saad, "Fast estimation of tr(f(A)) via stochastic Lanczos
+       quadrature", SIAM J. Matrix Anal. Appl. 38(4), 2017. https://doi.org/10.1137/16M1104974
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .. import _numerics as nx
+from .. import _validation as v
+from . import _common as c
+from . import eigen
+from .graphs import anisotropic_normalize, median_distance_of, squared_distances
+
+__all__ = ["DiffusionKernel", "subset_mutual_information"]
+
+SOLVERS = ("auto", "exact", "lanczos", "chebyshev")
+AUTO_EXACT_MAX_N = 8000
+
+
+def _to_base_from_bits(value: Tensor, base: Any) -> Tensor:
+    """Spectral values are computed in bits; convert to the unit of ``base`` (2 keeps bits)."""
+    log_base = v.check_base(base)
+    return value * (math.log(2.0) / log_base)
+
+
+def check_sigma(sigma: Any, name: str = "sigma") -> float | str:
+    """``"median"`` or a positive finite number."""
+    if isinstance(sigma, str):
+        if sigma != "median":
+            raise ValueError(f"{name} must be 'median' or a positive finite number, got {sigma!r}")
+        return sigma
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)):
+        raise TypeError(f"{name} must be 'median' or a positive finite number, got {sigma!r}")
+    value = float(sigma)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be 'median' or a positive finite number, got {sigma!r}")
+    return value
+
+
+def as_points(x: Any, name: str = "x", dtype: torch.dtype | None = None) -> Tensor:
+    """``x`` as a validated ``(N, D)`` floating tensor (1-D means ``(N, 1)``; half → float32)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor (use infotorch.compat.dse_dsmi for numpy arrays), got {type(x).__name__}"
+        )
+    if x.is_complex():
+        raise TypeError(f"{name} must be real, got dtype {x.dtype}")
+    if x.ndim == 1:
+        x = x.unsqueeze(-1)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be (N, D) points, got shape {tuple(x.shape)}")
+    if x.shape[0] < 2:
+        raise ValueError(f"{name} must hold at least 2 points, got N = {x.shape[0]}")
+    if x.shape[1] < 1:
+        raise ValueError(f"{name} must have at least one feature, got shape {tuple(x.shape)}")
+    target = dtype if dtype is not None else nx.compute_dtype(x.dtype)
+    if target not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {target}")
+    x = x.to(target)
+    v.check_finite(x, name)
+    return x
+
+
+class DiffusionKernel:
+    """The Gaussian affinity matrix of a point cloud and the diffusion measures computed from it.
+
+    Build it with :meth:`from_points`; every method reuses the one ``N × N`` matrix. Values are
+    in bits by default (``base=2``, the convention of the DSE literature); ``base=math.e`` gives
+    nats. Differentiable: gradients flow to the points through the exact solver.
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> from infotorch.spectral import DiffusionKernel
+    >>> g = torch.Generator().manual_seed(0)
+    >>> labels = torch.arange(90) % 3
+    >>> x = torch.randn(90, 4, generator=g, dtype=torch.float64) * 0.2 + 5 * torch.eye(3, 4, dtype=torch.float64)[labels]
+    >>> k = DiffusionKernel.from_points(x, sigma=1.0)
+    >>> h = k.entropy()                         # DSE(Z) at t = 1, bits
+    >>> bool(0 < h < math.log2(90))
+    True
+    >>> mi = k.mutual_information(labels)      # DSMI(Z; Y): three separated classes
+    >>> bool(mi > 1.0)
+    True
+    """
+
+    def __init__(self, affinity: Tensor, sigma: float) -> None:
+        if affinity.ndim != 2 or affinity.shape[0] != affinity.shape[1]:
+            raise ValueError(f"affinity must be a square (N, N) matrix, got shape {tuple(affinity.shape)}")
+        self.affinity = affinity
+        self.sigma = float(sigma)
+        self._operator: Tensor | None = None
+
+    @classmethod
+    def from_points(
+        cls,
+        x: Tensor,
+        sigma: float | str = "median",
+        *,
+        dtype: torch.dtype | None = None,
+        max_median_points: int = 1000,
+    ) -> DiffusionKernel:
+        """The kernel of the rows of ``x`` ``(N, D)``. ``sigma="median"``: the median pairwise
+        distance of the first ``max_median_points`` points (from the same distance matrix)."""
+        sigma = check_sigma(sigma)
+        pts = as_points(x, "x", dtype)
+        d2 = squared_distances(pts)
+        if sigma == "median":
+            k = min(max_median_points, d2.shape[0])
+            sigma = median_distance_of(d2[:k, :k].detach())
+        scale = -1.0 / (2.0 * float(sigma) ** 2)
+        if not math.isfinite(scale):
+            raise ValueError(f"sigma = {sigma!r} is too small to form a kernel in {pts.dtype}")
+        g = torch.exp(d2 * scale) if nx.needs_grad(d2) else d2.mul_(scale).exp_()
+        return cls(g, float(sigma))
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def n(self) -> int:
+        return int(self.affinity.shape[0])
+
+    def operator(self) -> Tensor:
+        """The symmetric diffusion operator :math:`K = D^{-1/2} G D^{-1/2}` (computed once)."""
+        if self._operator is None:
+            self._operator = anisotropic_normalize(self.affinity.clone())
+        return self._operator
+
+    def block(self, index: Tensor) -> DiffusionKernel:
+        """The kernel of the points ``index`` (their block of the affinities)."""
+        idx = torch.as_tensor(index, device=self.affinity.device).reshape(-1).long()
+        return DiffusionKernel(self.affinity.index_select(0, idx).index_select(1, idx), self.sigma)
+
+    # ------------------------------------------------------------------ spectra
+    def resolve_solver(self, solver: str) -> str:
+        """The solver ``solver`` means for this kernel (``"auto"``: exact up to N = 8000)."""
+        v.check_choice(solver, SOLVERS, "solver")
+        if solver == "auto":
+            return "exact" if self.n <= AUTO_EXACT_MAX_N else "lanczos"
+        return solver
+
+    def eigenvalues(self, solver: str = "exact", *, generator: torch.Generator | None = None) -> Tensor:
+        """Eigenvalues of the diffusion operator: ``"exact"`` (ascending) or ``"chebyshev"``."""
+        v.check_choice(solver, ("exact", "chebyshev"), "solver")
+        k = self.operator()
+        if solver == "chebyshev":
+            return eigen.chebyshev_eigvals(k.detach(), generator=generator)
+        return torch.linalg.eigvalsh(k)
+
+    def entropy(
+        self,
+        t: float = 1,
+        *,
+        solver: str = "auto",
+        base: float | str = 2,
+        lanczos_steps: int = 80,
+        lanczos_probes: int = 16,
+        seed: int = 0,
+    ) -> Tensor:
+        """DSE at diffusion time ``t`` (``t = 0`` gives ``log N``), in the unit of ``base``."""
+        t = _check_time(t)
+        solver = self.resolve_solver(solver)
+        gen = torch.Generator().manual_seed(int(seed))
+        if solver == "lanczos":
+            bits = _lanczos_entropy(self.operator(), t, int(lanczos_steps), int(lanczos_probes), gen)
+        else:
+            bits = c.spectrum_entropy(self.eigenvalues(solver, generator=gen), t)
+        return _to_base_from_bits(bits, base)
+
+    def adjacency_entropy(self, *, base: float | str = 2) -> Tensor:
+        """Spectral entropy of the Gaussian affinities themselves (ASE with the Gaussian graph)."""
+        return _to_base_from_bits(c.spectrum_entropy(torch.linalg.eigvalsh(self.affinity)), base)
+
+    def matrix_entry_entropy(self, *, base: float | str = 2) -> Tensor:
+        """Entropy of the entries of the row-stochastic :math:`P` (normalized to sum 1)."""
+        return _to_base_from_bits(c.matrix_entry_entropy_of_kernel(self.affinity.clone()), base)
+
+    def mutual_information(
+        self,
+        labels: Tensor,
+        t: float = 1,
+        *,
+        num_repetitions: int = 5,
+        seed: int | None = 0,
+        base: float | str = 2,
+        max_block: int | None = None,
+    ) -> Tensor:
+        r"""DSMI(Z; Y) against class labels ``labels`` (N,):
+        :math:`\sum_y p(y)\,[\mathrm{DSE}(Z^*_y) - \mathrm{DSE}(Z \mid Y = y)]` with :math:`Z^*_y`
+        ``num_repetitions`` random subsets of the size of class ``y``; see
+        :func:`subset_mutual_information` for the draws and ``max_block``. Exact solver."""
+        t = _check_time(t)
+
+        def block_entropy(idx: Tensor) -> Tensor:
+            return c.spectrum_entropy(torch.linalg.eigvalsh(self.block(idx).operator()), t)
+
+        bits = subset_mutual_information(
+            labels, block_entropy, num_repetitions=num_repetitions, seed=seed, max_block=max_block
+        )
+        return _to_base_from_bits(bits, base)
+
+
+def _check_time(t: Any) -> float:
+    if isinstance(t, bool):
+        raise TypeError(f"t must be a finite number >= 0, got {t!r}")
+    try:
+        value = float(t)
+    except (TypeError, ValueError):
+        raise TypeError(f"t must be a finite number >= 0, got {t!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"t must be a finite number >= 0, got {t!r}")
+    return value
+
+
+def _lanczos_entropy(k: Tensor, t: float, steps: int, probes: int, gen: torch.Generator) -> Tensor:
+    """DSE (bits) by deflated stochastic Lanczos quadrature on the symmetric operator ``k``."""
+    if steps < 1 or probes < 1:
+        raise ValueError(f"lanczos_steps and lanczos_probes must be positive integers, got {steps} and {probes}")
+    n = k.shape[0]
+    nodes, weights = eigen.deflated_lanczos_spectrum(k, steps=steps, probes=probes, generator=gen)
+    mag = nodes.abs() ** t
+    mass = n * (weights * mag).sum()  # tr |K|^t
+    positive = mag > 0
+    logm = torch.where(positive, mag, torch.ones((), dtype=mag.dtype, device=mag.device)).log()
+    plogp = n * (weights * mag * (logm - mass.log())).sum() / mass  # Σ p log p
+    return -plogp / math.log(2.0)
+
+
+def subset_mutual_information(
+    labels: Tensor,
+    block_entropy: Callable[[Tensor], Tensor],
+    *,
+    num_repetitions: int = 5,
+    seed: int | None = 0,
+    max_block: int | None = None,
+) -> Tensor:
+    r"""The spectral mutual information :math:`\sum_y p(y)\,[H(Z^*_y) - H(Z \mid Y = y)]` for any
+    entropy of a subset of points, ``block_entropy(index) -> Tensor``.
+
+    :math:`Z^*_y` are ``num_repetitions`` random subsets of the size of class ``y``, drawn as
+    ``random.Random(seed).sample(range(N), size)`` afresh per class (classes of equal size share
+    their draws, so their marginal term is computed once; ``seed=None`` draws from one unseeded
+    generator). ``max_block``: subsample each block above this size to ``max_block`` points with
+    ``random.Random(0)`` (the inner draws of dse-dsmi's DSE calls); ``None`` uses every point.
+    Can be slightly negative when Z carries no information about Y (the sampling noise of
+    :math:`Z^*`).
+    """
+    if isinstance(num_repetitions, bool) or not isinstance(num_repetitions, int) or num_repetitions < 1:
+        raise ValueError(f"num_repetitions must be a positive integer, got {num_repetitions!r}")
+    lab = torch.as_tensor(labels).reshape(-1)
+    if lab.is_floating_point():
+        if not bool(torch.isfinite(lab).all()) or not bool((lab == lab.round()).all()):
+            raise ValueError("labels must be integer class labels (finite whole numbers)")
+    lab = lab.long().cpu()
+    values, counts = torch.unique(lab, return_counts=True)
+    n_total = int(lab.shape[0])
+
+    def inner(idx: Tensor) -> Tensor:
+        if max_block is not None and idx.numel() > max_block:
+            pick = random.Random(0).sample(range(idx.numel()), int(max_block))
+            idx = idx[torch.as_tensor(pick)]
+        return idx
+
+    shared_rng = random.Random()
+    marginal_by_size: dict[int, Tensor] = {}
+    terms = []
+    for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+        members = torch.nonzero(lab == value).reshape(-1)
+        h_cond = block_entropy(inner(members))
+        h_marg = marginal_by_size.get(count) if seed is not None else None
+        if h_marg is None:
+            rng = random.Random(seed) if seed is not None else shared_rng
+            draws = [
+                block_entropy(inner(torch.as_tensor(rng.sample(range(n_total), k=count))))
+                for _ in range(num_repetitions)
+            ]
+            h_marg = torch.stack(draws).mean()
+            marginal_by_size[count] = h_marg
+        terms.append(float(count) / n_total * (h_marg - h_cond))
+    return torch.stack(terms).sum()
