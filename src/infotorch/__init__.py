@@ -20,6 +20,7 @@ from . import measures as measures
 from . import nn
 from . import penalties as penalties
 from . import spectral as spectral
+from ._validation import get_default_validate, set_default_validate, validation
 from ._version import __version__
 from .counts import (
     ENTROPY_ESTIMATORS,
@@ -124,6 +125,7 @@ __all__ = [
     "gaussian_entropy",
     "gaussian_entropy_log_loss",
     "gaussian_mixture_entropy",
+    "get_default_validate",
     "interpolated_density_entropy",
     "interpolated_density_entropy_hessian",
     "interpolated_density_entropy_hvp",
@@ -150,10 +152,12 @@ __all__ = [
     "normalized_gram",
     "normalized_mutual_information",
     "normalized_mutual_information_from_samples",
+    "set_default_validate",
     "softmax_assignment_entropy",
     "square_mahalanobis_distance",
     "strength",
     "subset_mutual_information",
+    "validation",
 ]
 
 #: Core modules whose public functions are the library's measures (used by ``infotorch info``).

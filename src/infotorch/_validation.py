@@ -39,10 +39,58 @@ __all__ = [
     "check_symmetric_matrix",
     "ensure_tensor",
     "exactly_one",
+    "get_default_validate",
+    "resolve_validate",
+    "set_default_validate",
     "sum_tolerance",
+    "validation",
 ]
 
 REDUCTIONS = ("none", "mean", "sum")
+
+_DEFAULT_VALIDATE = True
+
+
+def set_default_validate(value: bool) -> None:
+    """Turn the value checks of every measure on (default) or off for calls that pass no
+    ``validate=``, as :func:`torch.distributions.Distribution.set_default_validate_args` does.
+
+    Off, the checks that read data (finite, normalized, non-negative) are skipped, which is what
+    :func:`torch.func.vmap` and :func:`torch.compile` need; shapes and options are still checked.
+    """
+    global _DEFAULT_VALIDATE
+    if not isinstance(value, bool):
+        raise TypeError(f"value must be True or False, got {value!r}")
+    _DEFAULT_VALIDATE = value
+
+
+def get_default_validate() -> bool:
+    """Whether measures check their inputs' values when ``validate=`` is not given."""
+    return _DEFAULT_VALIDATE
+
+
+class validation:
+    """``with infotorch.validation(False): ...`` switches the default value checks within a block
+    (restored on exit, also after an exception)."""
+
+    def __init__(self, enabled: bool) -> None:
+        if not isinstance(enabled, bool):
+            raise TypeError(f"enabled must be True or False, got {enabled!r}")
+        self.enabled = enabled
+        self._previous = _DEFAULT_VALIDATE
+
+    def __enter__(self) -> validation:
+        self._previous = get_default_validate()
+        set_default_validate(self.enabled)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        set_default_validate(self._previous)
+
+
+def resolve_validate(validate: bool | None) -> bool:
+    """A function's ``validate=`` argument: ``None`` means the default switch."""
+    return _DEFAULT_VALIDATE if validate is None else bool(validate)
 
 
 def _describe(x: Any) -> str:

@@ -533,6 +533,7 @@ def _resolve(estimator: Any) -> str:
 
 
 def _check_counts(counts: Any, name: str, validate: bool, integer: str | None) -> Tensor:
+    validate = v.resolve_validate(validate)
     counts = v.ensure_tensor(counts, name)
     if counts.is_complex():
         raise TypeError(f"{name} must be a real tensor of counts, got dtype {counts.dtype}")
@@ -595,6 +596,7 @@ def _entropy_rows(
     c: Tensor, estimator: str, num_categories: Any, batch: tuple[int, ...], validate: bool, name: str
 ) -> Tensor:
     """Entropy (nats) of each row of the ``(B, L)`` float64 matrix ``c`` with a resolved estimator."""
+    validate = v.resolve_validate(validate)
     n = c.sum(-1)
     if validate and n.numel() and bool((n <= 0).any()):
         i = int(torch.nonzero(n <= 0)[0, 0])
@@ -616,7 +618,7 @@ def entropy_from_counts(
     num_categories: int | Tensor | None = None,
     base: float | str | None = math.e,
     reduction: str = "none",
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> Tensor:
     r"""Estimated Shannon entropy of the distribution that generated ``counts``, along ``dim``.
 
@@ -661,6 +663,7 @@ def entropy_from_counts(
     >>> round(float(entropy_from_counts(counts, estimator="nsb", num_categories=1000)), 2)
     4.96
     """
+    validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     name = _resolve(estimator)
@@ -776,7 +779,7 @@ def entropy_estimate_from_counts(
     generator: torch.Generator | None = None,
     seed: int | None = None,
     base: float | str | None = math.e,
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> EntropyEstimate:
     r"""Entropy estimate with a standard error and a confidence interval, per row.
 
@@ -813,6 +816,7 @@ def entropy_estimate_from_counts(
     >>> bool(r.lower < torch.tensor(50.0).log() < r.upper)
     True
     """
+    validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     name = _resolve(estimator)
     if not isinstance(stderr, str) or stderr not in _STDERRS:
@@ -862,6 +866,7 @@ def _table_entropies(
     table: Any, dims: Any, estimator: str, num_categories: Any, validate: bool
 ) -> tuple[Tensor, Tensor, Tensor, tuple[int, ...], torch.dtype]:
     """``H(X)``, ``H(Y)``, ``H(X, Y)`` (nats, flat batch) of a count table, X along ``dims[0]``."""
+    validate = v.resolve_validate(validate)
     name = _resolve(estimator)
     table = _check_counts(table, "table", validate, name if _ESTIMATORS[name].integer else None)
     a, b = v.check_dims(table, dims)
@@ -894,7 +899,7 @@ def mutual_information_from_counts(
     num_categories: tuple[int, int] | None = None,
     base: float | str | None = math.e,
     reduction: str = "none",
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> Tensor:
     r"""Estimated mutual information ``I(X; Y)`` from a contingency table of counts.
 
@@ -917,6 +922,7 @@ def mutual_information_from_counts(
     >>> round(float(mutual_information_from_counts(table, estimator="miller-madow")), 3)
     -0.008
     """
+    validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     hx, hy, hxy, batch, out = _table_entropies(table, dims, estimator, num_categories, validate)
@@ -934,7 +940,7 @@ def conditional_entropy_from_counts(
     num_categories: tuple[int, int] | None = None,
     base: float | str | None = math.e,
     reduction: str = "none",
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> Tensor:
     r"""Estimated conditional entropy ``H(Y | X) = Ĥ(X, Y) - Ĥ(X)`` from a table of counts.
 
@@ -949,6 +955,7 @@ def conditional_entropy_from_counts(
     >>> conditional_entropy_from_counts(table, base=2)
     tensor(0.5000, dtype=torch.float64)
     """
+    validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     hx, _, hxy, batch, out = _table_entropies(table, dims, estimator, num_categories, validate)

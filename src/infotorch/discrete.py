@@ -75,6 +75,7 @@ def _distribution(
     ``log p`` is ``None`` for probabilities (each measure takes the log it needs, with the
     masking it needs); from logits it is ``log_softmax`` and ``p = exp(log p)``.
     """
+    validate = v.resolve_validate(validate)
     v.exactly_one(name_p, p, name_logits, logits)
     given = v.ensure_tensor(p if p is not None else logits, name_p if p is not None else name_logits)
     if isinstance(dim, (tuple, list)):
@@ -147,7 +148,7 @@ def entropy(
     logits: Tensor | None = None,
     base: float | str | None = math.e,
     reduction: str = "none",
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> Tensor:
     r"""Shannon entropy :math:`H(p) = -\sum_k p_k \log p_k` along ``dim``.
 
@@ -189,6 +190,7 @@ def entropy(
     >>> torch.allclose(infotorch.entropy(logits=z), infotorch.entropy(z.softmax(-1)))
     True
     """
+    validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     prob, log_prob, out = _distribution(p, logits, dim, "p", "logits", validate)
@@ -202,7 +204,7 @@ def binary_entropy(
     logits: Tensor | None = None,
     base: float | str | None = math.e,
     reduction: str = "none",
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> Tensor:
     r"""Entropy of Bernoulli variables, :math:`-p \log p - (1 - p) \log(1 - p)`, elementwise.
 
@@ -215,6 +217,7 @@ def binary_entropy(
     >>> infotorch.binary_entropy(torch.tensor([0.0, 0.5, 1.0]), base=2)
     tensor([0., 1., 0.])
     """
+    validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     v.exactly_one("p", p, "logits", logits)
@@ -245,7 +248,7 @@ def joint_entropy(
     logits: Tensor | None = None,
     base: float | str | None = math.e,
     reduction: str = "none",
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> Tensor:
     r"""Joint entropy :math:`H(X, Y) = -\sum_{x,y} p(x, y) \log p(x, y)` of a joint table.
 
@@ -259,6 +262,7 @@ def joint_entropy(
     >>> infotorch.joint_entropy(torch.full((2, 4), 1 / 8), base=2)
     tensor(3.)
     """
+    validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     prob, log_prob, out = _distribution(joint, logits, dims, "joint", "logits", validate)
@@ -271,6 +275,7 @@ def _joint_parts(
     joint: Tensor | None, logits: Tensor | None, dims: Any, validate: bool
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, torch.dtype]:
     """``(p(x,y), log p(x,y), log p(x), log p(y), dtype)`` with X, Y moved to the last two dims."""
+    validate = v.resolve_validate(validate)
     prob, log_prob, out = _distribution(joint, logits, dims, "joint", "logits", validate)
     a, b = v.check_dims(prob, dims)
     log_prob = _to_last_two(_log_of(prob, log_prob), (a, b))
@@ -291,7 +296,7 @@ def conditional_entropy(
     logits: Tensor | None = None,
     base: float | str | None = math.e,
     reduction: str = "none",
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> Tensor:
     r"""Conditional entropy :math:`H(Y \mid X) = -\sum_{x,y} p(x,y) \log p(y \mid x)`.
 
@@ -308,6 +313,7 @@ def conditional_entropy(
     >>> torch.allclose(infotorch.joint_entropy(pxy), hx + h)   # chain rule
     True
     """
+    validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     prob, log_prob, log_px, _, out = _joint_parts(joint, logits, dims, validate)
@@ -322,7 +328,7 @@ def mutual_information(
     logits: Tensor | None = None,
     base: float | str | None = math.e,
     reduction: str = "none",
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> Tensor:
     r"""Mutual information of a joint table, :math:`I(X;Y) = \mathrm{KL}(p(x,y) \,\|\, p(x)p(y))`.
 
@@ -338,6 +344,7 @@ def mutual_information(
     >>> infotorch.mutual_information(torch.full((2, 3), 1 / 6)).abs() < 1e-7   # independent
     tensor(True)
     """
+    validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     prob, log_prob, log_px, log_py, out = _joint_parts(joint, logits, dims, validate)
@@ -352,7 +359,7 @@ def normalized_mutual_information(
     logits: Tensor | None = None,
     average: str = "arithmetic",
     reduction: str = "none",
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> Tensor:
     r"""Normalized mutual information :math:`I(X;Y) / \mathrm{avg}(H(X), H(Y))`, in [0, 1].
 
@@ -366,6 +373,7 @@ def normalized_mutual_information(
     >>> infotorch.normalized_mutual_information(torch.eye(3) / 3)
     tensor(1.)
     """
+    validate = v.resolve_validate(validate)
     if average not in _AVERAGES:
         raise ValueError(f"average must be one of {_AVERAGES}, got {average!r}")
     reduction = v.check_reduction(reduction)
@@ -388,7 +396,7 @@ def cross_entropy(
     q_logits: Tensor | None = None,
     base: float | str | None = math.e,
     reduction: str = "none",
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> Tensor:
     r"""Cross-entropy :math:`H(p, q) = -\sum_k p_k \log q_k` along ``dim``.
 
@@ -406,6 +414,7 @@ def cross_entropy(
     ...                infotorch.entropy(p) + infotorch.kl_divergence(p, q))
     True
     """
+    validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     pp, _, out_p = _distribution(p, p_logits, dim, "p", "p_logits", validate)
@@ -440,7 +449,7 @@ def binary_cross_entropy(
     pos_weight: Tensor | None = None,
     base: float | str | None = math.e,
     reduction: str = "mean",
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> Tensor:
     r"""Binary cross-entropy :math:`-[\,w_+ y \log p + (1 - y) \log(1 - p)\,]`, elementwise.
 
@@ -462,6 +471,7 @@ def binary_cross_entropy(
     ...                infotorch.binary_cross_entropy(torch.sigmoid(z), y))
     True
     """
+    validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     if from_logits:
@@ -517,7 +527,7 @@ def kl_divergence(
     q_logits: Tensor | None = None,
     base: float | str | None = math.e,
     reduction: str = "none",
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> Tensor:
     r"""Kullback-Leibler divergence :math:`\mathrm{KL}(p \| q) = \sum_k p_k \log(p_k / q_k)`.
 
@@ -539,6 +549,7 @@ def kl_divergence(
     >>> infotorch.kl_divergence(p, p)
     tensor(0.)
     """
+    validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     pp, log_p, out_p = _distribution(p, p_logits, dim, "p", "p_logits", validate)
@@ -565,7 +576,7 @@ def js_divergence(
     weights: tuple[float, float] = (0.5, 0.5),
     base: float | str | None = math.e,
     reduction: str = "none",
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> Tensor:
     r"""Jensen-Shannon divergence :math:`w_1 \mathrm{KL}(p \| m) + w_2 \mathrm{KL}(q \| m)`.
 
@@ -581,6 +592,7 @@ def js_divergence(
     >>> infotorch.js_divergence(p, q, base=2)   # disjoint supports: the maximum, 1 bit
     tensor(1.)
     """
+    validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     w_p, w_q = _check_weights(weights)

@@ -54,7 +54,7 @@ def gaussian_entropy(
     dim: int = -1,
     base: float | str | None = math.e,
     reduction: str = "none",
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> Tensor:
     r"""Differential entropy of a Gaussian, :math:`\tfrac12 \log\det(2\pi e\,\Sigma)`.
 
@@ -80,6 +80,7 @@ def gaussian_entropy(
     >>> torch.allclose(infotorch.gaussian_entropy(cov=torch.diag(s**2)), infotorch.gaussian_entropy(s))
     True
     """
+    validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     given = [name for name, val in (("std", std), ("log_var", log_var), ("cov", cov)) if val is not None]
@@ -115,6 +116,7 @@ def gaussian_entropy(
 
 
 def _check_pair(mu: Tensor, log_var: Tensor, names: tuple[str, str], validate: bool) -> None:
+    validate = v.resolve_validate(validate)
     v.ensure_tensor(mu, names[0])
     v.ensure_tensor(log_var, names[1])
     if validate:
@@ -131,7 +133,7 @@ def kl_normal(
     *,
     base: float | str | None = math.e,
     reduction: str = "none",
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> Tensor:
     r"""KL divergence between diagonal Gaussians, summed over ``dim``.
 
@@ -151,6 +153,7 @@ def kl_normal(
     >>> infotorch.kl_normal(mu, lv, mu, lv)
     tensor(0.)
     """
+    validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     _check_pair(mu1, log_var1, ("mu1", "log_var1"), validate)
@@ -179,7 +182,7 @@ def kl_to_standard_normal(
     *,
     base: float | str | None = math.e,
     reduction: str = "none",
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> Tensor:
     r"""KL divergence from a diagonal Gaussian to the standard normal, summed over ``dim``.
 
@@ -193,6 +196,7 @@ def kl_to_standard_normal(
     >>> infotorch.kl_to_standard_normal(torch.zeros(3), torch.zeros(3))
     tensor(0.)
     """
+    validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     _check_pair(mu, log_var, ("mu", "log_var"), validate)

@@ -100,6 +100,8 @@ def _g_parts(a: Tensor, b: Tensor, with_grad: bool = True) -> tuple[Tensor, Tens
     """
     diff = b - a
     small = diff.abs() < _SERIES_BELOW * (a + b)
+    if _traced(a):  # vmap / compile: no data-dependent branch, the series evaluated everywhere
+        return _g_parts_dense(a, b, small, with_grad)
     any_small = bool(small.any())
     if any_small:
         diff = torch.where(small, torch.ones((), dtype=a.dtype, device=a.device), diff)
@@ -119,6 +121,36 @@ def _g_parts(a: Tensor, b: Tensor, with_grad: bool = True) -> tuple[Tensor, Tens
             assert g_a is not None and g_b is not None
             g_a = g_a.masked_scatter(small, gas)
             g_b = g_b.masked_scatter(small, gbs)
+    return g, g_a, g_b
+
+
+def _traced(t: Tensor) -> bool:
+    """Whether ``t`` is a functorch-batched tensor or under ``torch.compile`` tracing, where a
+    data-dependent branch (``bool(mask.any())``) cannot run."""
+    compiling = getattr(torch, "compiler", None)
+    if compiling is not None and compiling.is_compiling():
+        return True
+    functorch = getattr(torch._C, "_functorch", None)
+    if functorch is None:
+        return False
+    wrapped = getattr(functorch, "is_functorch_wrapped_tensor", None)
+    return bool(functorch.is_batchedtensor(t) or (wrapped is not None and wrapped(t)))
+
+
+def _g_parts_dense(a: Tensor, b: Tensor, small: Tensor, with_grad: bool) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """:func:`_g_parts` with both branches evaluated on every pair and selected by ``small``."""
+    one = torch.ones((), dtype=a.dtype, device=a.device)
+    diff = torch.where(small, one, b - a)
+    log_a, log_b = torch.log(a), torch.log(b)
+    phi_a, phi_b = a * a * (log_a - 0.5), b * b * (log_b - 0.5)
+    dphi = phi_b - phi_a
+    gs, gas, gbs = _series(a, b)
+    g = torch.where(small, gs, dphi / (2 * diff))
+    if not with_grad:
+        return g, None, None
+    inv2 = 1.0 / (2 * diff * diff)
+    g_a = torch.where(small, gas, (dphi - 2 * a * log_a * diff) * inv2)
+    g_b = torch.where(small, gbs, (2 * b * log_b * diff - dphi) * inv2)
     return g, g_a, g_b
 
 
@@ -248,6 +280,29 @@ class _InterpolatedEntropy(torch.autograd.Function):
         return h, p_sorted, s, perm, ds
 
     @staticmethod
+    def vmap(
+        info: Any, in_dims: tuple[Any, ...], x: Tensor, tau: Tensor, eps: Tensor, window: int, want_grad: bool
+    ) -> tuple[tuple[Tensor, ...], tuple[int, ...]]:
+        # The function is already batched over rows: fold vmap's dimension into the rows.
+        size = info.batch_size
+        x_dim, tau_dim, eps_dim = in_dims[0], in_dims[1], in_dims[2]
+        xb = x.movedim(x_dim, 0) if x_dim is not None else x.expand(size, *x.shape)
+        eb = eps.movedim(eps_dim, 0) if eps_dim is not None else eps.expand(size, *eps.shape)
+        if tau_dim is not None:
+            tau = tau.movedim(tau_dim, 0)[0]  # τ cancels: any of the batch's values gives the same H
+        rows, n = xb.shape[1], xb.shape[2]
+        out = _InterpolatedEntropy.apply(xb.reshape(size * rows, n), tau, eb.reshape(size * rows, 1), window, want_grad)
+        h, p_sorted, s_sorted, perm, ds = out
+        shaped = (
+            h.reshape(size, rows, 1),
+            p_sorted.reshape(size, rows, n),
+            s_sorted.reshape(size, rows, n),
+            perm.reshape(size, rows, n),
+            ds.reshape(size, rows, n) if ds.numel() else ds.new_empty(size, 0),
+        )
+        return shaped, (0, 0, 0, 0, 0)
+
+    @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
         x, tau, eps, window, _ = inputs
         _, _, _s, perm, ds = output
@@ -267,7 +322,11 @@ class _InterpolatedEntropy(torch.autograd.Function):
             assert ds is not None
         grad_sorted = grad_h * ds + grad_s
         grad_x = torch.zeros_like(x).scatter(-1, perm, grad_sorted)
-        if bool((grad_p != 0).any()):  # the density output carries a gradient: take it by autograd
+        if _traced(grad_p):  # inside torch.func transforms: the density's gradient by vjp
+            window = ctx.window
+            vjp_out: Any = torch.func.vjp(lambda xx: _forward_core(xx.gather(-1, perm), eps, window, False)[2], x)
+            grad_x = grad_x + vjp_out[1](grad_p)[0]
+        elif bool((grad_p != 0).any()):  # the density output carries a gradient: take it by autograd
             with torch.enable_grad():
                 xx = x.detach().requires_grad_(True)
                 _, _, pp, _, _ = _forward_core(xx.gather(-1, perm), eps, ctx.window, need_grad=False)
@@ -343,7 +402,7 @@ def _check_points(points: Any) -> int:
 
 
 def _prepare(
-    x: Any, epsilon: float | None, adaptive_epsilon: bool, accumulate_float64: bool
+    x: Any, epsilon: float | None, adaptive_epsilon: bool, accumulate_float64: bool, validate: bool | None = None
 ) -> tuple[Tensor, Tensor, torch.dtype, tuple[int, ...]]:
     """Validated rows ``(R, n)`` in the compute dtype, the per-row absolute epsilon ``(R, 1)``
     (``epsilon=None``: ``1e-6`` times the row's mean gap, detached), output dtype, batch shape."""
@@ -352,7 +411,8 @@ def _prepare(
         raise ValueError("x must have at least one dimension (the values), got a scalar")
     if not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
-    v.check_finite(x, "x")
+    if v.resolve_validate(validate):
+        v.check_finite(x, "x")
     out = x.dtype
     dt = torch.float64 if accumulate_float64 else nx.compute_dtype(x.dtype)
     batch = tuple(x.shape[:-1])
@@ -408,6 +468,7 @@ def interpolated_density_entropy(
     points_per_bandwidth: int = 16,
     keepdim: bool = True,
     return_density: bool = False,
+    validate: bool | None = None,
 ) -> Any:
     r"""Differentiable entropy (nats) of the piecewise-linear density interpolated between the values.
 
@@ -444,7 +505,11 @@ def interpolated_density_entropy(
     accumulate_float64 : bool
         Compute in float64 whatever the input dtype (the result is cast back).
     keepdim : bool
-        ``True``: output ``(..., 1)`` (the spec's ``[B, 1]``); ``False``: ``(...)``.
+        ``True``: output ``(..., 1)`` (``[B, 1]`` as the original layer); ``False``: ``(...)``.
+    validate : bool, optional
+        Check that the values are finite (and τ > 0); ``None`` follows
+        :func:`infotorch.set_default_validate`. Off, the function composes with
+        :func:`torch.func.vmap`.
     return_density : bool
         Also return ``p`` (the density at each value, in the input's order, ``(..., n)``) and the
         sorted support ``s``: ``(H, p, s)``.
@@ -476,10 +541,11 @@ def interpolated_density_entropy(
     if isinstance(window, bool) or int(window) != window or int(window) < 1:
         raise ValueError(f"window must be a positive integer, got {window!r}")
     window = int(window)
-    rows, eps, out, batch = _prepare(x, epsilon, adaptive_epsilon, accumulate_float64)
+    validate = v.resolve_validate(validate)
+    rows, eps, out, batch = _prepare(x, epsilon, adaptive_epsilon, accumulate_float64, validate)
     n = rows.shape[-1]
     tau = temperature if isinstance(temperature, Tensor) else torch.tensor(float(temperature), dtype=rows.dtype)
-    if not bool((tau.detach() > 0).all()):
+    if validate and not bool((tau.detach() > 0).all()):
         raise ValueError(f"temperature must be positive, got {tau.detach().tolist()}")
 
     def shape_out(h: Tensor) -> Tensor:
@@ -515,8 +581,7 @@ def interpolated_density_entropy(
         h, p_sorted, s, perm, _ = _InterpolatedEntropy.apply(y, tau.to(rows.dtype), eps_y, window, want_grad)
     h = h + torch.log(c)
     s = s * c
-    if bool(degenerate.any()):
-        h = torch.where(degenerate, torch.log((n - 1) * eps), h)
+    h = torch.where(degenerate, torch.log((n - 1) * eps), h)  # no data-dependent branch (vmap, compile)
     if not return_density:
         return shape_out(h)
     p = torch.zeros_like(p_sorted).scatter(-1, perm, p_sorted)

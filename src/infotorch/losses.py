@@ -60,7 +60,7 @@ def label_smoothing_cross_entropy(
     weight: Tensor | None = None,
     ignore_index: int = -100,
     reduction: str = "mean",
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> Tensor:
     r"""Cross-entropy against targets smoothed towards uniform, :math:`(1-\varepsilon)y + \varepsilon/K`.
 
@@ -85,6 +85,7 @@ def label_smoothing_cross_entropy(
     >>> torch.allclose(ours, torch.nn.functional.cross_entropy(z, y, label_smoothing=0.1))
     True
     """
+    validate = v.resolve_validate(validate)
     eps = _check_smoothing(smoothing)
     reduction = v.check_reduction(reduction)
     logits = v.ensure_tensor(logits, "logits")
@@ -144,7 +145,7 @@ def distillation_loss(
     alpha: float = 0.5,
     ignore_index: int = -100,
     reduction: str = "mean",
-    validate: bool = True,
+    validate: bool | None = None,
 ) -> Tensor:
     r"""Knowledge-distillation loss :math:`\alpha\,\mathrm{CE}(z_s, y) + (1-\alpha)\,T^2\,
     \mathrm{KL}(\mathrm{softmax}(z_t/T) \,\|\, \mathrm{softmax}(z_s/T))` [2]_.
@@ -164,6 +165,7 @@ def distillation_loss(
     >>> infotorch.distillation_loss(s, t, alpha=0.0)   # identical logits: no soft loss
     tensor(0.)
     """
+    validate = v.resolve_validate(validate)
     reduction = v.check_reduction(reduction)
     student_logits = v.ensure_tensor(student_logits, "student_logits")
     teacher_logits = v.ensure_tensor(teacher_logits, "teacher_logits")
