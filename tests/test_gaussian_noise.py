@@ -150,8 +150,37 @@ def test_masks_and_combination():
     a = mutual_information_sub_batch(mu, stds, mask, x, y, True)
     c = mutual_information_sub_batch(mu, stds, mask, x, y, False)
     assert torch.isfinite(a) and torch.isfinite(c)
-    # with combine, unmasked token positions of either half do not matter
+
+    # both against a brute-force loop: each masked token of one half evaluated under the mixture
+    # of the other half's components masked at its position (scipy's logsumexp), minus H(Y|X)
+    def brute(mask_a, mask_b):
+        values = []
+        centers = (x + mu).numpy()
+        var = (stds**2).numpy()
+        for ev, comp, m_ev, m_comp in (
+            (slice(0, 3), slice(3, 6), mask_a, mask_b),
+            (slice(3, 6), slice(0, 3), mask_b, mask_a),
+        ):
+            ye, ce, ve = y[ev].numpy(), centers[comp], var[comp]
+            for k in range(3):
+                for pos in range(n_s):
+                    if not m_ev[k, pos]:
+                        continue
+                    js = [j for j in range(3) if m_comp[j, pos]]
+                    logs = [
+                        float(scipy.stats.multivariate_normal(ce[j, pos], np.diag(ve[j, pos])).logpdf(ye[k, pos]))
+                        for j in js
+                    ]
+                    log_p = scipy.special.logsumexp(logs) - math.log(len(js))
+                    cond = 0.5 * np.log(2 * math.pi * math.e * var[ev][k, pos]).sum()
+                    values.append(-log_p - cond)
+        return float(np.mean(values))
+
     both = mask[:3] & mask[3:]
+    assert float(a) == pytest.approx(brute(both, both), rel=1e-9)
+    assert float(c) == pytest.approx(brute(mask[:3], mask[3:]), rel=1e-9)
+    assert abs(float(a) - float(c)) > 1e-6  # the two rules differ here
+    # with combine, unmasked token positions of either half do not matter
     y2 = y.clone()
     y2[:3][~both] = 99.0
     assert float(mutual_information_sub_batch(mu, stds, mask, x, y2, True)) == pytest.approx(float(a), rel=1e-12)

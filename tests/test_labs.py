@@ -157,7 +157,15 @@ def test_pages_are_self_contained_and_render(lab, tmp_path):
 
     assert not re.search(r"<script[^>]*src=[\"']https?://", text)  # nothing fetched: the JS is embedded
     assert "plotly" in text.lower() and len(text) > 1_000_000
-    assert '"frames"' in text or "frames" in text
+    # the animation: the figure's frames, decoded from the page, one per slider step
+    start = text.index("Plotly.addFrames(")
+    frames, _ = json.JSONDecoder().raw_decode(text, text.index("[", start))
+    expected = min(80, 201) if lab == "line" else None
+    assert len(frames) > 1 and all(f["data"] and "name" in f for f in frames)
+    if expected is not None:
+        assert len(frames) == expected
+    layout_start = text.index("Plotly.newPlot(")
+    assert text.count('"method":"animate"', layout_start) >= len(frames)  # a slider step per frame
     assert os.path.getsize(report["png"]) > 10_000
     shot = str(tmp_path / f"{lab}.png.shot.png")
     log = _render(html, shot, tmp_path / "profile")

@@ -60,8 +60,19 @@ def test_label_smoothing_all_ignored_is_zero_not_nan():
 
 
 def test_label_smoothing_moves_with_module_device():
-    m = LabelSmoothingCrossEntropy(weight=torch.ones(3))
+    # the weight is a buffer: .to() moves and casts it with the module, and the loss uses it
+    w = torch.tensor([1.0, 2.0, 0.5])
+    m = LabelSmoothingCrossEntropy(0.1, weight=w)
     assert "weight" in dict(m.named_buffers())
+    m = m.to(torch.float64)
+    assert m.weight.dtype == torch.float64 and torch.equal(m.weight, w.double())
+    z, y = torch.randn(5, 3, dtype=torch.float64), torch.tensor([0, 1, 2, 1, 0])
+    ref = F.cross_entropy(z, y, weight=w.double(), label_smoothing=0.1)
+    torch.testing.assert_close(m(z, y), ref)
+    if torch.cuda.is_available():
+        mc = m.to("cuda")
+        assert mc.weight.device.type == "cuda"
+        torch.testing.assert_close(mc(z.cuda(), y.cuda()).cpu(), ref)
 
 
 def _seed_distillation(s, t, y, temperature, alpha):

@@ -250,10 +250,31 @@ def test_renyi_alpha2_matches_eigen_route():
 def test_renyi_mi_identities_and_grads():
     x = torch.as_tensor(RNG.normal(size=(20, 2)), dtype=torch.float64)
     y = torch.as_tensor(RNG.normal(size=(20, 2)), dtype=torch.float64)
-    # I(X;X) = 2 S(A) - S(A∘A normalized) and joint ≥ each marginal for Hadamard products
-    ixy = float(matrix_renyi_mutual_information(x, y))
+
+    def s_alpha(a, alpha):  # from scratch in NumPy: (1/(1-alpha)) log2 sum lambda^alpha of a unit-trace PSD matrix
+        lam = np.clip(np.linalg.eigvalsh(a), 0, None)
+        lam = lam / lam.sum()
+        return float(np.log2((lam[lam > 0] ** alpha).sum()) / (1 - alpha))
+
+    def gram(z):
+        d2 = ((z[:, None, :] - z[None, :, :]) ** 2).sum(-1)
+        return np.exp(-d2 / 2) / len(z)
+
+    ax, ay = gram(x.numpy()), gram(y.numpy())
+    for alpha in (2.0, 1.5, 3.0):
+        sx, sy = s_alpha(ax, alpha), s_alpha(ay, alpha)
+        joint = ax * ay / np.trace(ax * ay)
+        sxy = s_alpha(joint, alpha)
+        # the definitions: S(A), S(A∘B / tr), and I(X;Y) = S(A) + S(B) - S(A∘B / tr)
+        assert float(matrix_renyi_entropy(x, alpha=alpha)) == pytest.approx(sx, rel=1e-10)
+        assert float(matrix_renyi_joint_entropy(x, y, alpha=alpha)) == pytest.approx(sxy, rel=1e-10)
+        assert float(matrix_renyi_mutual_information(x, y, alpha=alpha)) == pytest.approx(sx + sy - sxy, rel=1e-9)
+        # I(X;X) = 2 S(A) - S(A∘A / tr(A∘A)), the identity for a variable with itself
+        self_joint = s_alpha(ax * ax / np.trace(ax * ax), alpha)
+        assert float(matrix_renyi_mutual_information(x, x, alpha=alpha)) == pytest.approx(2 * sx - self_joint, rel=1e-9)
+    # the Hadamard joint is at least each marginal, so the MI is at most the smaller entropy
     assert float(matrix_renyi_joint_entropy(x, y)) >= float(matrix_renyi_entropy(x)) - 1e-12
-    assert ixy >= -1e-12
+    assert float(matrix_renyi_mutual_information(x, y)) <= min(s_alpha(ax, 2.0), s_alpha(ay, 2.0)) + 1e-12
     for alpha in (2.0, 1.5):
         xr = x.clone().requires_grad_(True)
         assert gradcheck(lambda z, a=alpha: matrix_renyi_entropy(z, alpha=a), (xr,))
