@@ -6,6 +6,7 @@ import ast
 import importlib
 import json
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -196,3 +197,23 @@ def test_console_script_runs():
     bad = subprocess.run([str(exe), "frobnicate"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     json.dumps(cli.measure_table())  # the table is plain data
+
+
+def test_docs_cite_only_what_users_can_read():
+    # internal notes ("the spec", "the seed", ERRATA, ...) are not something a user can look up
+    banned = re.compile(
+        r"\bthe spec\b|spec's|\bthe seed\b|seed's|\bERRATA\b|reference notes|the document\b|original system",
+        re.IGNORECASE,
+    )
+    files = [
+        *sorted(SRC.glob("**/*.py")),
+        SRC.parent.parent / "README.md",
+        *sorted((SRC.parent.parent / "docs").glob("*.md")),
+    ]
+    hits = [
+        f"{path.name}:{i}: {line.strip()}"
+        for path in files
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if banned.search(line)
+    ]
+    assert not hits, hits

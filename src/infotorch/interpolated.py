@@ -23,10 +23,10 @@ the second form because :math:`g(a/Z, b/Z) = g(a, b)/Z - \log Z\,(a+b)/(2Z)`. Ne
 :math:`r = (b-a)/(a+b)` (7 terms for :math:`|r| < 0.1`; both branches agree to ~1e-15 there, so
 value and gradient are smooth).
 
-Facts (ERRATA of the seed's code): the temperature :math:`\tau` multiplies every :math:`w_i` and
+Facts: the temperature :math:`\tau` multiplies every :math:`w_i` and
 cancels in :math:`p = w/Z`, so :math:`H` does not depend on it and :math:`\partial H/\partial\tau = 0`
 exactly. Equally spaced points give :math:`\log(s_n - s_1)` (for :math:`\epsilon \to 0`). With
-``window = 1`` (the seed's definition) the density at a point is the inverse of its adjacent gaps,
+``window = 1`` (the original definition) the density at a point is the inverse of its adjacent gaps,
 dominated by the smallest ones: the value measures *spread*, it is not a consistent estimator of
 the differential entropy of the distribution the points came from (on 1024 standard-normal
 samples its mean is about −0.07 against the true 1.419). Wider windows (``window = m``: one-sided
@@ -189,7 +189,7 @@ def _inverse_spacings(s: Tensor, eps: Tensor, window: int) -> tuple[Tensor, Tens
 
 def _point_weights(inv_plus: Tensor, inv_minus: Tensor) -> Tensor:
     """The unnormalized density at each point: its one inverse spacing at the ends, the mean of
-    the two inside (the spec's w_i with τ = 1)."""
+    the two inside (w_i with τ = 1)."""
     if inv_plus.shape[-1] > 1:
         inner = 0.5 * (inv_minus[..., :-1] + inv_plus[..., 1:])
         return torch.cat([inv_plus[..., :1], inner, inv_minus[..., -1:]], -1)
@@ -360,7 +360,7 @@ def _kernel_entropy(
     w = _point_weights(inv_plus, inv_minus)
     w = w / w.sum(-1, keepdim=True)
     if bandwidth is None:
-        h = (s[..., -1:] - s[..., :1]) / (n - 1) + eps  # the spec's mean gap (+ epsilon)
+        h = (s[..., -1:] - s[..., :1]) / (n - 1) + eps  # the mean gap (+ epsilon)
     else:
         h = bandwidth.to(s.dtype).expand_as(s[..., :1])
     lo = s[..., :1] - 8 * h
@@ -494,12 +494,12 @@ def interpolated_density_entropy(
         :math:`\sum w_i`, so it integrates to 1), entropy by Simpson quadrature with
         ``points_per_bandwidth`` nodes per bandwidth over :math:`[s_1 - 8h, s_n + 8h]` (relative
         error below 1e-9 at the default 16, measured in the tests); ``bandwidth`` defaults to the
-        mean gap plus epsilon (the spec's rule). Plain autograd; O(n²) per row.
+        mean gap plus epsilon. Plain autograd; O(n²) per row.
     temperature : float or Tensor
-        The spec's τ. It cancels (the result and its gradient do not depend on it); a tensor
+        The temperature τ of the original layer. It cancels (the result and its gradient do not depend on it); a tensor
         that requires grad receives an exact zero gradient.
     window : int
-        m of the one-sided m-spacings; 1 is the seed's definition.
+        m of the one-sided m-spacings; 1 is the original definition; ``m`` ≈ √n gives Vasicek's m-spacing estimator's consistency (Vasicek 1976, https://doi.org/10.1111/j.2517-6161.1976.tb01566.x).
     adaptive_epsilon : bool
         Use ``epsilon · clamp(std(row), 1e-3, 1e3)``.
     accumulate_float64 : bool
@@ -656,8 +656,8 @@ def interpolated_density_entropy_hessian(
         + \tfrac1Z(\nabla Z\,q^\top + q\,\nabla Z^\top) - \tfrac1{Z^2}\nabla Z\,\nabla Z^\top,
         \qquad q = \nabla(A/Z).
 
-    ``M`` has half-width ``b = 2·window + 1`` (3 for the seed's window: the spec's
-    "pentadiagonal" misses the coupling of :math:`s_{i-1}` and :math:`s_{i+2}` through
+    ``M`` has half-width ``b = 2·window + 1`` (3 for ``window = 1``: a
+    "pentadiagonal" band misses the coupling of :math:`s_{i-1}` and :math:`s_{i+2}` through
     :math:`g(w_i, w_{i+1})`; the normalization :math:`Z` adds the rank-two part). Its band is
     read off ``2b + 1`` coloured Hessian-vector products of :math:`Z` and :math:`A` (the column
     groups ``j ≡ c mod (2b + 1)`` do not overlap within a band), so the cost is O(n) per row.
@@ -700,7 +700,7 @@ def interpolated_density_entropy_hessian(
 
 
 def interpolated_density_fisher_diag(x: Tensor, epsilon: float = 1e-6, *, window: int = 1) -> Tensor:
-    r"""The spec's diagonal Fisher approximation of the entropy's curvature, in the input's order.
+    r"""The diagonal Fisher approximation of the entropy's curvature, in the input's order.
 
     :math:`\tilde I_{ii} = \frac{1}{Z^2}\big(d_{i-1}^{-2} + d_i^{-2}\big)`
     (one term at the ends), with :math:`Z` computed from the unscaled weights (τ cancels), in the
@@ -851,12 +851,12 @@ def natural_gradient_step(
 
 
 def min_gap_gradient_clip_hook(x: Tensor, base_clip: float = 1.0, epsilon: float = 1e-6) -> Any:
-    r"""Register a gradient hook on ``x`` whose bound shrinks with the squared smallest gap (the spec's adaptive clip).
+    r"""Register a gradient hook on ``x`` whose bound shrinks with the squared smallest gap (an adaptive clip).
 
     It clamps the gradient elementwise to
     :math:`\pm\,\mathrm{clamp}(\text{base\_clip}\cdot d_{\min}^2,\, 10^{-4},\, 10^4)` per row, with
     :math:`d_{\min}` the row's smallest gap (plus epsilon) at the time of the backward pass: the
-    gradient grows like :math:`1/d^2`, so the bound shrinks with it (the spec's adaptive clip).
+    gradient grows like :math:`1/d^2`, so the bound shrinks with it (an adaptive clip).
     Returns the hook handle (``handle.remove()`` undoes it)."""
     x = v.ensure_tensor(x, "x")
     if not x.requires_grad:

@@ -1,4 +1,4 @@
-"""The two entropy labs of the interpolated-entropy specification: points on a line under the
+"""The two entropy labs of the interpolated density entropy: points on a line under the
 interpolated density entropy (:mod:`infotorch.labs.line`) and unit vectors maximizing a Gram
 entropy on the sphere, the Thomson problem (:mod:`infotorch.labs.sphere`). ``infotorch lab line``
 and ``infotorch lab sphere`` run them and write self-contained HTML pages and PNGs."""

@@ -82,7 +82,7 @@ def simulate_line(
 ) -> dict[str, Any]:
     """Run the flow; returns the trajectory (steps+1, n), the entropy curve and the final points.
 
-    ``optimizer="gap"`` (default) is gradient flow with the spec's stable step
+    ``optimizer="gap"`` (default) is gradient flow with the stable step
     ``step_size · d_min²`` (the entropy's curvature grows like 1/d², so a fixed step either
     crawls or overshoots; ``step_size < 2``); ``"adam"`` and ``"sgd"`` use ``step_size`` as the
     learning rate.

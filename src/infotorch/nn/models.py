@@ -1,4 +1,4 @@
-"""Models from the reference notes: the variational information bottleneck and the VAE.
+"""The variational information bottleneck (Alemi et al. 2017) and the VAE (Kingma & Welling 2014).
 
 Both return their loss as named terms on one per-example scale (means over the batch of
 per-example quantities), so the terms can be logged, weighted and compared directly.
@@ -35,7 +35,7 @@ class VariationalIB(nn.Module):
     :math:`p(z|x) = \mathcal N(\mu(x), \mathrm{diag}\,\sigma^2(x))`, a classifier on :math:`z`,
     and the loss :math:`\mathrm{CE}(y, \hat y(z)) + \beta\,\mathrm{KL}(p(z|x)\,\|\,\mathcal N(0, I))`.
 
-    Both terms are per-example means (the reference notes divide a summed KL by the batch size
+    Both terms are per-example means (a common implementation divides a summed KL by the batch size
     while averaging the cross-entropy; here the KL is summed over latent dimensions and averaged
     over examples, the same scale as the cross-entropy): :meth:`loss` returns
     ``{"loss", "task", "kl"}`` in nats per example. In eval mode the encoder mean is used.

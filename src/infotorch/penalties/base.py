@@ -4,7 +4,7 @@ An :class:`AnalyticPenalty` is a penalty :math:`P(\\text{target}; \\rho)` on a f
 vector with closed-form derivatives: value, gradient, Hessian diagonal (when the Hessian has
 one), Hessian-vector product, a PSD majorizer of the Hessian (for solvers that need positive
 curvature), and the derivative in its strength hyperparameters :math:`\\rho`. Defaults follow the
-original system: ``hvp`` is ``hessian_diag * v``; ``psd_majorizer_diag`` is ``hessian_diag``
+the penalty-solver convention: ``hvp`` is ``hessian_diag * v``; ``psd_majorizer_diag`` is ``hessian_diag``
 (exact for convex penalties); ``psd_majorizer_hvp`` delegates to ``hvp`` (the exact Hessian of
 a convex penalty is its own PSD majorizer; the diagonal of a dense Hessian is not a majorizer,
 so it is never used for the product). Nonconvex penalties override both majorizer methods.

@@ -143,7 +143,7 @@ class SoftmaxAssignmentSparsityPenalty(AnalyticPenalty):
     def _alm(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """``(a, l = log a, mu = Σ a l)`` of rows ``z`` (…, K), in log space.
 
-        The document's ``L_k = l_k + 1`` and ``m = mu + 1`` are never formed: ``m − L_k`` is
+        The textbook ``L_k = l_k + 1`` and ``m = mu + 1`` are never formed: ``m − L_k`` is
         evaluated as ``mu − l_k`` and ``a_k − 1`` as ``expm1(l_k)``, which keeps full relative
         precision on near one-hot rows (where ``1 + l_k`` would round ``l_k ≈ −1e-11`` away).
         """
