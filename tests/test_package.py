@@ -26,7 +26,7 @@ CORE = [
     "measures",
     "discrete",
     "gaussian",
-    "_gaussian_noise",
+    "noise",
     "losses",
     "interpolated",
     "penalties",

@@ -18,6 +18,7 @@ from . import interpolated as interpolated
 from . import losses as losses
 from . import measures as measures
 from . import nn
+from . import noise as noise
 from . import penalties as penalties
 from . import spectral as spectral
 from ._validation import get_default_validate, set_default_validate, validation
@@ -69,6 +70,7 @@ from .interpolated import (
     natural_gradient_step,
 )
 from .losses import distillation_loss, label_smoothing_cross_entropy
+from .noise import SubBatchMutualInformation, mixture_entropy, sub_batch_mutual_information
 from .penalties import (
     AnalyticPenalty,
     PenaltyTier,
@@ -104,6 +106,7 @@ __all__ = [
     "ScalarWeightSchedule",
     "SoftmaxAssignmentSparsityPenalty",
     "StructuredHessian",
+    "SubBatchMutualInformation",
     "__version__",
     "adjacency_spectral_entropy",
     "adjacency_spectral_mutual_information",
@@ -143,6 +146,7 @@ __all__ = [
     "matrix_renyi_mutual_information",
     "median_distance",
     "min_gap_gradient_clip_hook",
+    "mixture_entropy",
     "mutual_information",
     "mutual_information_from_counts",
     "mutual_information_from_samples",
@@ -156,12 +160,13 @@ __all__ = [
     "softmax_assignment_entropy",
     "square_mahalanobis_distance",
     "strength",
+    "sub_batch_mutual_information",
     "subset_mutual_information",
     "validation",
 ]
 
 #: Core modules whose public functions are the library's measures (used by ``infotorch info``).
-CORE_MODULES = ("discrete", "counts", "gaussian", "interpolated", "losses", "penalties", "spectral")
+CORE_MODULES = ("discrete", "counts", "gaussian", "noise", "interpolated", "losses", "penalties", "spectral")
 
 _LAZY = ("metrics", "monitor", "labs", "cli", "compat", "pruning", "demo", "callbacks")
 

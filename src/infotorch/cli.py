@@ -446,7 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="gap: the stable step step_size*d_min^2 (default); adam/sgd: step_size is the learning rate",
     )
     line.add_argument("--step-size", type=float, default=None, help="default 1.8 for gap")
-    line.add_argument("--temperature", type=float, default=1.0, help="the layer's temperature tau (it cancels; kept to show it)")
+    line.add_argument(
+        "--temperature", type=float, default=1.0, help="the layer's temperature tau (it cancels; kept to show it)"
+    )
     line.add_argument("--k", type=float, default=1.0, help="strength of the quadratic / double-well potential")
     sphere = labs.add_parser("sphere", help="unit vectors maximizing a Gram entropy: the Thomson problem")
     sphere.add_argument("--n", type=int, default=12, help="number of unit vectors (default 12)")

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from . import _numerics as nx
 from . import _validation as v
-from ._gaussian_noise import (
+from .noise import (  # the noise-layer losses under their original names (infotorch.noise has them all)
     ComponentLossesDict,
     gaussian_entropy_log_loss,
     gaussian_mixture_entropy,

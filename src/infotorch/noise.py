@@ -1,6 +1,11 @@
 r"""Losses for a noise-adding layer :math:`Y = X + \mu + \sigma \odot \varepsilon` (per token, shape
 ``(B, S, E)``): Gaussian entropy floors, the Monte-Carlo entropy of the Gaussian mixture of
-:math:`Y`, and the sub-batch estimate of :math:`I(X; Y)`. Re-exported by :mod:`infotorch.gaussian`.
+:math:`Y`, and the sub-batch estimate of :math:`I(X; Y)` with its bracket. The functions under the names
+of the original noise-layer code (``gaussian_mixture_entropy``, ``mutual_information_sub_batch``,
+...) keep their parameters and are also importable from :mod:`infotorch.gaussian`; the
+explicit forms are :func:`mixture_entropy` (separate masks for the evaluated points and the
+components) and :func:`sub_batch_mutual_information` (a result with named fields, no argument
+mutated).
 
 Masks: ``noise_mask`` / ``mask`` may have the shape of ``stds`` ``(B, S, E)`` or of
 ``stds.shape[:-1]`` ``(B, S)`` (one flag per token). Positions where it is false take no part.
@@ -18,7 +23,8 @@ References
 from __future__ import annotations
 
 import math
-from typing import Any, TypedDict
+import warnings
+from typing import Any, NamedTuple, TypedDict
 
 import torch
 from torch import Tensor
@@ -28,11 +34,14 @@ from . import _validation as v
 
 __all__ = [
     "ComponentLossesDict",
+    "SubBatchMutualInformation",
     "gaussian_entropy_log_loss",
     "gaussian_mixture_entropy",
     "masked_negative_log_mean",
+    "mixture_entropy",
     "mutual_information_sub_batch",
     "square_mahalanobis_distance",
+    "sub_batch_mutual_information",
 ]
 
 _HALF_LOG_2PIE = 0.5 * math.log(2 * math.pi * math.e)
@@ -241,7 +250,13 @@ def _mixture_neg_log_density(
 
 
 def _prepare(
-    clean: Tensor, transformed: Tensor, means: Tensor, stds: Tensor, mask: Tensor | None, safety_factor: float
+    clean: Tensor,
+    transformed: Tensor,
+    means: Tensor,
+    stds: Tensor,
+    mask: Tensor | None,
+    safety_factor: float,
+    component_mask: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, torch.dtype]:
     """Validated ``(centres, y, var + eps, feature mask of y, active components, output dtype)``."""
     for t, n in (
@@ -265,13 +280,66 @@ def _prepare(
     dtypes = (clean.dtype, transformed.dtype, means.dtype, stds.dtype)
     dt, out = nx.compute_dtype(*dtypes), nx.result_dtype(*dtypes)
     feat = _feature_mask(mask, transformed, "mask")
-    if mask is not None and mask.shape[0] == stds.shape[0]:
-        comp_mask = _feature_mask(mask, stds, "mask")
+    if component_mask is not None:
+        comp_mask = _feature_mask(component_mask, stds, "component_mask")
     else:
         comp_mask = torch.ones(stds.shape, dtype=torch.bool, device=stds.device)
     var = stds.to(dt).square()
     var = var + _relative_epsilon(var, comp_mask, safety_factor)
     return clean.to(dt) + means.to(dt), transformed.to(dt), var, feat, comp_mask.any(-1), out
+
+
+def mixture_entropy(
+    clean_embeddings: Tensor,
+    transformed_embeddings: Tensor,
+    means: Tensor,
+    stds: Tensor,
+    *,
+    mask: Tensor | None = None,
+    component_mask: Tensor | None = None,
+    losses: ComponentLossesDict | None = None,
+    safety_factor: float = 100.0,
+) -> Tensor:
+    r"""Monte-Carlo entropy of the Gaussian mixture of :math:`Y`, per token, in nats.
+
+    For each token position ``s`` the mixture has one component per row ``l`` of the clean batch,
+    :math:`p_s(y) = \frac1{B'}\sum_l \mathcal N(y;\, x_{l,s} + \mu_{l,s},\, \mathrm{diag}(\sigma^2_{l,s} + \epsilon))`,
+    and is evaluated at the transformed rows of a *different* batch:
+    :math:`\hat H = -\mathrm{mean}_{(i,s)\,:\,\text{mask}} \log p_s(y_{i,s})`, through ``logsumexp``.
+    ``mask`` (shape of ``transformed_embeddings`` or one flag per token) selects the evaluated
+    positions and, per feature, the dimensions of the density; ``component_mask`` (shape of
+    ``stds`` or one flag per token) drops the components of unmasked clean tokens (``None``: every
+    component counts). :math:`\epsilon` as in :func:`square_mahalanobis_distance`.
+
+    With ``losses`` given, adds ``gaussian_mixture_mahalanobis_distance_loss`` (the mean half
+    Mahalanobis distance between evaluated points and components) and
+    ``gaussian_mixture_log_constants_and_determinant_loss`` (the mean
+    :math:`\tfrac12\sum_e\log 2\pi(\sigma^2+\epsilon)` of the components): the two parts of the
+    components' negative log-densities, as diagnostics.
+
+    Examples
+    --------
+    >>> import torch, math
+    >>> from infotorch.noise import mixture_entropy
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.zeros(64, 1, 2, dtype=torch.float64)           # all components coincide
+    >>> s = torch.ones(64, 1, 2, dtype=torch.float64)
+    >>> y = torch.randn(64, 1, 2, generator=g, dtype=torch.float64)
+    >>> h = mixture_entropy(x, y, torch.zeros_like(x), s)
+    >>> ref = (0.5 * y.square().sum(-1) + math.log(2 * math.pi)).mean()   # -log N(y; 0, I)
+    >>> torch.allclose(h, ref)
+    True
+    """
+    centers, y, var, feat, comp_active, out = _prepare(
+        clean_embeddings, transformed_embeddings, means, stds, mask, safety_factor, component_mask
+    )
+    neg_log_p, maha, logc = _mixture_neg_log_density(y, centers, var, feat, comp_active)
+    positions = feat.any(-1)
+    h = _masked_mean(neg_log_p, positions)
+    if losses is not None:
+        losses["gaussian_mixture_mahalanobis_distance_loss"] = _masked_mean(maha, positions).to(out)
+        losses["gaussian_mixture_log_constants_and_determinant_loss"] = _masked_mean(logc, positions).to(out)
+    return h.to(out)
 
 
 def gaussian_mixture_entropy(
@@ -283,85 +351,86 @@ def gaussian_mixture_entropy(
     losses: ComponentLossesDict | None = None,
     safety_factor: float = 100.0,
 ) -> Tensor:
-    r"""Monte-Carlo entropy of the Gaussian mixture of :math:`Y`, per token, in nats.
-
-    For each token position ``s`` the mixture has one component per row ``l`` of the clean batch,
-    :math:`p_s(y) = \frac1{B'}\sum_l \mathcal N(y;\, x_{l,s} + \mu_{l,s},\, \mathrm{diag}(\sigma^2_{l,s} + \epsilon))`,
-    and is evaluated at the transformed rows of a *different* batch:
-    :math:`\hat H = -\mathrm{mean}_{(i,s)\,:\,\text{mask}} \log p_s(y_{i,s})`, through ``logsumexp``.
-    ``mask`` (shape of ``transformed_embeddings`` or one flag per token) selects the evaluated
-    positions and, per feature, the dimensions of the density; when its batch size equals the
-    clean batch's, it also drops the components of unmasked clean tokens. :math:`\epsilon` as in
-    :func:`square_mahalanobis_distance`.
-
-    With ``losses`` given, adds ``gaussian_mixture_mahalanobis_distance_loss`` (the mean half
-    Mahalanobis distance between evaluated points and components) and
-    ``gaussian_mixture_log_constants_and_determinant_loss`` (the mean
-    :math:`\tfrac12\sum_e\log 2\pi(\sigma^2+\epsilon)` of the components): the two parts of the
-    components' negative log-densities, as diagnostics.
-
-    Examples
-    --------
-    >>> import torch, math
-    >>> from infotorch.gaussian import gaussian_mixture_entropy
-    >>> g = torch.Generator().manual_seed(0)
-    >>> x = torch.zeros(64, 1, 2, dtype=torch.float64)           # all components coincide
-    >>> s = torch.ones(64, 1, 2, dtype=torch.float64)
-    >>> y = torch.randn(64, 1, 2, generator=g, dtype=torch.float64)
-    >>> h = gaussian_mixture_entropy(x, y, torch.zeros_like(x), s, None)
-    >>> ref = (0.5 * y.square().sum(-1) + math.log(2 * math.pi)).mean()   # -log N(y; 0, I)
-    >>> torch.allclose(h, ref)
-    True
-    """
-    centers, y, var, feat, comp_active, out = _prepare(
-        clean_embeddings, transformed_embeddings, means, stds, mask, safety_factor
+    """:func:`mixture_entropy` under the original noise-layer name and parameters: ``mask``
+    selects the evaluated points, and, as the original code did, also the components when its
+    batch size equals the clean batch's (pass ``component_mask`` to :func:`mixture_entropy` to
+    say which explicitly)."""
+    same_batch = (
+        mask is not None and isinstance(mask, Tensor) and isinstance(stds, Tensor) and mask.shape[0] == stds.shape[0]
     )
-    neg_log_p, maha, logc = _mixture_neg_log_density(y, centers, var, feat, comp_active)
-    positions = feat.any(-1)
-    h = _masked_mean(neg_log_p, positions)
-    if losses is not None:
-        losses["gaussian_mixture_mahalanobis_distance_loss"] = _masked_mean(maha, positions).to(out)
-        losses["gaussian_mixture_log_constants_and_determinant_loss"] = _masked_mean(logc, positions).to(out)
-    return h.to(out)
+    return mixture_entropy(
+        clean_embeddings,
+        transformed_embeddings,
+        means,
+        stds,
+        mask=mask,
+        component_mask=mask if same_batch else None,
+        losses=losses,
+        safety_factor=safety_factor,
+    )
 
 
 # ---------------------------------------------------------------------- mutual information
 
 
-def mutual_information_sub_batch(
-    means_tensor: Tensor,
-    stds_tensor: Tensor,
+class SubBatchMutualInformation(NamedTuple):
+    """What :func:`sub_batch_mutual_information` measured, in nats per token: the ``estimate``
+    (the leave-one-out upper bound in expectation, equal to ``upper``), the InfoNCE-type ``lower``
+    bound (``None`` unless ``bounds=True``), and the ``component_losses``."""
+
+    estimate: Tensor
+    upper: Tensor
+    lower: Tensor | None
+    component_losses: ComponentLossesDict
+
+
+def sub_batch_mutual_information(
+    means: Tensor,
+    stds: Tensor,
     noise_mask: Tensor,
-    clean_input_embeddings: Tensor,
-    noisy_input_embeddings: Tensor,
-    combine_noise_masks_for_mutual_information_sub_batches: bool = True,
-    losses: ComponentLossesDict | None = None,
-    safety_factor: float = 100.0,
+    clean_embeddings: Tensor,
+    noisy_embeddings: Tensor,
     *,
-    return_bounds: bool = False,
-) -> Any:
+    combine_masks: bool = True,
+    bounds: bool = False,
+    safety_factor: float = 100.0,
+) -> SubBatchMutualInformation:
     r"""Monte-Carlo estimate of :math:`I(X; Y)` per token for :math:`Y = X + \mu + \sigma\varepsilon`, in nats.
 
     The batch is split into halves ``a`` and ``b``. Per token, :math:`I = H(Y) - H(Y|X)` with
     :math:`H(Y|X) = \tfrac12\sum_e \log 2\pi e(\sigma_e^2 + \epsilon)` in closed form and
-    :math:`H(Y)` from :func:`gaussian_mixture_entropy`: the noisy rows of each half evaluated
-    under the mixture built from the other half (both directions, averaged). Returns the mean
-    over masked tokens of the per-token estimate, positive (minimizing it lowers what ``Y``
-    reveals about ``X``), and records it as ``mutual_information_loss``.
+    :math:`H(Y)` from :func:`mixture_entropy`: the noisy rows of each half evaluated
+    under the mixture built from the other half (both directions, averaged). ``estimate`` is the
+    mean over masked tokens of the per-token estimate, positive (minimizing it lowers what ``Y``
+    reveals about ``X``).
 
-    ``combine_noise_masks_for_mutual_information_sub_batches=True`` uses the intersection of
+    ``combine_masks=True`` uses the intersection of
     the two halves' masks (row ``k`` of ``a`` with row ``k`` of ``b``) for both.
 
-    With ``losses`` given, adds ``gaussian_mixture_mahalanobis_distance_loss``,
+    ``component_losses`` holds ``gaussian_mixture_mahalanobis_distance_loss``,
     ``gaussian_mixture_log_constants_and_determinant_loss``, ``gaussian_mixture_entropy_loss``
-    (:math:`\hat H(Y)`), ``mutual_information_loss`` and ``std_log_loss``
+    (:math:`\hat H(Y)`), ``mutual_information_loss`` (the estimate) and ``std_log_loss``
     (:func:`gaussian_entropy_log_loss` of the masked stds).
 
     How far to trust it: with the mixture built from the *other* half (``M = B/2`` components)
     the estimate is Poole et al.'s leave-one-out upper bound in expectation (biased upward,
     strongly for few components in high dimension); adding each point's own component gives an
-    InfoNCE-type lower bound, never above :math:`\log(M + 1)` [1]_. ``return_bounds=True``
-    returns ``(estimate, {"upper": ..., "lower": ...})``; the truth lies between.
+    InfoNCE-type lower bound, never above :math:`\log(M + 1)` [1]_, returned as ``lower`` with
+    ``bounds=True``; the truth lies between.
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> from infotorch.noise import sub_batch_mutual_information
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(256, 4, 4, generator=g, dtype=torch.float64)       # X ~ N(0, I_4)
+    >>> y = x + torch.randn(x.shape, generator=g, dtype=torch.float64)     # unit noise
+    >>> r = sub_batch_mutual_information(torch.zeros_like(x), torch.ones_like(x),
+    ...                                  torch.ones(256, 4, dtype=torch.bool), x, y, bounds=True)
+    >>> round(float(r.estimate), 2), round(2 * math.log(2), 2)              # estimate vs truth E/2·log 2
+    (1.4, 1.39)
+    >>> bool(r.lower <= 2 * math.log(2) <= r.upper)
+    True
 
     Raises
     ------
@@ -369,41 +438,41 @@ def mutual_information_sub_batch(
         If the batch size is less than 2 or odd, or the shapes of the inputs do not match.
     """
     tensors = {
-        "means_tensor": means_tensor,
-        "stds_tensor": stds_tensor,
-        "clean_input_embeddings": clean_input_embeddings,
-        "noisy_input_embeddings": noisy_input_embeddings,
+        "means": means,
+        "stds": stds,
+        "clean_embeddings": clean_embeddings,
+        "noisy_embeddings": noisy_embeddings,
     }
     for name, t in tensors.items():
         v.ensure_tensor(t, name)
         if t.ndim != 3:
             raise ValueError(f"{name} must be (B, S, E), got shape {tuple(t.shape)}")
-    shape = stds_tensor.shape
+    shape = stds.shape
     for name, t in tensors.items():
         if t.shape != shape:
-            raise ValueError(f"{name} must have the shape of stds_tensor {tuple(shape)}, got {tuple(t.shape)}")
+            raise ValueError(f"{name} must have the shape of stds {tuple(shape)}, got {tuple(t.shape)}")
     batch = shape[0]
     if batch < 2:
         raise ValueError(f"the batch size must be at least 2 to form two sub-batches, got {batch}")
     if batch % 2:
         raise ValueError(f"the batch size must be even to split into two sub-batches, got {batch}")
-    mask = _feature_mask(noise_mask, stds_tensor, "noise_mask")
+    mask = _feature_mask(noise_mask, stds, "noise_mask")
     half = batch // 2
     idx_a, idx_b = slice(0, half), slice(half, batch)
-    if combine_noise_masks_for_mutual_information_sub_batches:
+    if combine_masks:
         both = mask[idx_a] & mask[idx_b]
         mask_a = mask_b = both
     else:
         mask_a, mask_b = mask[idx_a], mask[idx_b]
-    stds_tensor = v.ensure_tensor(stds_tensor, "stds_tensor")
-    _check_stds(stds_tensor, "stds_tensor")
+    stds = v.ensure_tensor(stds, "stds")
+    _check_stds(stds, "stds")
     for name, t in tensors.items():
         v.check_finite(t, name)
     dtypes = tuple(t.dtype for t in tensors.values())
     dt, out = nx.compute_dtype(*dtypes), nx.result_dtype(*dtypes)
-    mu, x, y = means_tensor.to(dt), clean_input_embeddings.to(dt), noisy_input_embeddings.to(dt)
+    mu, x, y = means.to(dt), clean_embeddings.to(dt), noisy_embeddings.to(dt)
     full_mask = torch.cat([mask_a, mask_b])
-    var = stds_tensor.to(dt).square()
+    var = stds.to(dt).square()
     var = var + _relative_epsilon(var, full_mask, safety_factor)
     centers = x + mu
 
@@ -424,7 +493,7 @@ def mutual_information_sub_batch(
     pos_a, pos_b = mask_a.any(-1), mask_b.any(-1)
     positions = torch.cat([pos_a, pos_b])
     results = {}
-    for with_own in (False, True) if return_bounds else (False,):
+    for with_own in (False, True) if bounds else (False,):
         ab = direction(idx_a, idx_b, mask_a, mask_b, with_own)
         ba = direction(idx_b, idx_a, mask_b, mask_a, with_own)
         neg_log_p, cond, maha, logc = (torch.cat([p, q]) for p, q in zip(ab, ba, strict=True))
@@ -432,14 +501,55 @@ def mutual_information_sub_batch(
     neg_log_p, cond, maha, logc = results[False]
     h_y = _masked_mean(neg_log_p, positions)
     mi = _masked_mean(neg_log_p - cond, positions)
-    if losses is not None:
-        losses["gaussian_mixture_mahalanobis_distance_loss"] = _masked_mean(maha, positions).to(out)
-        losses["gaussian_mixture_log_constants_and_determinant_loss"] = _masked_mean(logc, positions).to(out)
-        losses["gaussian_mixture_entropy_loss"] = h_y.to(out)
-        losses["mutual_information_loss"] = mi.to(out)
-        losses["std_log_loss"] = gaussian_entropy_log_loss(stds_tensor, full_mask)
-    if not return_bounds:
-        return mi.to(out)
+    losses: ComponentLossesDict = {
+        "gaussian_mixture_mahalanobis_distance_loss": _masked_mean(maha, positions).to(out),
+        "gaussian_mixture_log_constants_and_determinant_loss": _masked_mean(logc, positions).to(out),
+        "gaussian_mixture_entropy_loss": h_y.to(out),
+        "mutual_information_loss": mi.to(out),
+        "std_log_loss": gaussian_entropy_log_loss(stds, full_mask),
+    }
+    estimate = mi.to(out)
+    if not bounds:
+        return SubBatchMutualInformation(estimate, estimate, None, losses)
     neg_log_p_own, cond_own = results[True][0], results[True][1]
     lower = _masked_mean(neg_log_p_own - cond_own, positions)
-    return mi.to(out), {"upper": mi.to(out), "lower": lower.to(out)}
+    return SubBatchMutualInformation(estimate, estimate, lower.to(out), losses)
+
+
+def mutual_information_sub_batch(
+    means_tensor: Tensor,
+    stds_tensor: Tensor,
+    noise_mask: Tensor,
+    clean_input_embeddings: Tensor,
+    noisy_input_embeddings: Tensor,
+    combine_noise_masks_for_mutual_information_sub_batches: bool = True,
+    losses: ComponentLossesDict | None = None,
+    safety_factor: float = 100.0,
+    *,
+    return_bounds: bool = False,
+) -> Any:
+    """:func:`sub_batch_mutual_information` under the original noise-layer name and parameters:
+    returns the estimate, and writes the component losses into ``losses`` when a dict is given
+    (the original contract). ``return_bounds=True`` (deprecated: use
+    ``sub_batch_mutual_information(..., bounds=True)``) returns ``(estimate, {"upper", "lower"})``."""
+    result = sub_batch_mutual_information(
+        means_tensor,
+        stds_tensor,
+        noise_mask,
+        clean_input_embeddings,
+        noisy_input_embeddings,
+        combine_masks=combine_noise_masks_for_mutual_information_sub_batches,
+        bounds=return_bounds,
+        safety_factor=safety_factor,
+    )
+    if losses is not None:
+        losses.update(result.component_losses)
+    if not return_bounds:
+        return result.estimate
+    warnings.warn(
+        "return_bounds=True is deprecated: use sub_batch_mutual_information(..., bounds=True), which returns "
+        "a result with .estimate, .upper and .lower",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return result.estimate, {"upper": result.upper, "lower": result.lower}
