@@ -15,6 +15,7 @@ from . import counts as counts
 from . import discrete as discrete
 from . import gaussian as gaussian
 from . import interpolated as interpolated
+from . import knn as knn
 from . import losses as losses
 from . import measures as measures
 from . import nn
@@ -69,6 +70,17 @@ from .interpolated import (
     min_gap_gradient_clip_hook,
     natural_gradient_step,
 )
+from .knn import (
+    EstimateWithUncertainty,
+    estimate_with_uncertainty,
+    gaussian_copula_mutual_information,
+    knn_entropy,
+    knn_kl_divergence,
+    knn_mutual_information_discrete,
+    ksg_conditional_mutual_information,
+    ksg_mutual_information,
+    mutual_information_continuous,
+)
 from .losses import distillation_loss, label_smoothing_cross_entropy
 from .noise import SubBatchMutualInformation, mixture_entropy, sub_batch_mutual_information
 from .penalties import (
@@ -102,6 +114,7 @@ __all__ = [
     "ComponentLossesDict",
     "DiffusionKernel",
     "EntropyEstimate",
+    "EstimateWithUncertainty",
     "PenaltyTier",
     "ScalarWeightSchedule",
     "SoftmaxAssignmentSparsityPenalty",
@@ -125,6 +138,8 @@ __all__ = [
     "entropy_estimate_from_counts",
     "entropy_from_counts",
     "entropy_from_samples",
+    "estimate_with_uncertainty",
+    "gaussian_copula_mutual_information",
     "gaussian_entropy",
     "gaussian_entropy_log_loss",
     "gaussian_mixture_entropy",
@@ -139,6 +154,11 @@ __all__ = [
     "kl_divergence",
     "kl_normal",
     "kl_to_standard_normal",
+    "knn_entropy",
+    "knn_kl_divergence",
+    "knn_mutual_information_discrete",
+    "ksg_conditional_mutual_information",
+    "ksg_mutual_information",
     "label_smoothing_cross_entropy",
     "masked_negative_log_mean",
     "matrix_renyi_entropy",
@@ -148,6 +168,7 @@ __all__ = [
     "min_gap_gradient_clip_hook",
     "mixture_entropy",
     "mutual_information",
+    "mutual_information_continuous",
     "mutual_information_from_counts",
     "mutual_information_from_samples",
     "mutual_information_sub_batch",
@@ -166,7 +187,7 @@ __all__ = [
 ]
 
 #: Core modules whose public functions are the library's measures (used by ``infotorch info``).
-CORE_MODULES = ("discrete", "counts", "gaussian", "noise", "interpolated", "losses", "penalties", "spectral")
+CORE_MODULES = ("discrete", "counts", "knn", "gaussian", "noise", "interpolated", "losses", "penalties", "spectral")
 
 _LAZY = ("metrics", "monitor", "labs", "cli", "compat", "pruning", "demo", "callbacks")
 

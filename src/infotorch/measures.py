@@ -31,6 +31,7 @@ from torch import Tensor
 
 from . import _validation as v
 from .discrete import entropy_from_samples, mutual_information_from_samples
+from .knn import knn_entropy, knn_mutual_information_discrete, mutual_information_continuous
 from .spectral import DiffusionKernel, binned_shannon_entropy, cluster_references, matrix_renyi_entropy
 
 __all__ = [
@@ -307,3 +308,42 @@ register_measure(
 register_measure("ase", _ase, label="ASE(Z)", description="adjacency spectral entropy (Gaussian affinities)")
 register_measure("cse", _cse, label="CSE(Z)", description="classic binned Shannon entropy (2 bins per dimension)")
 register_measure("renyi", _renyi, label="S2(Z)", description="matrix-based Renyi entropy, alpha = 2")
+
+
+def _knn_mi_zy(ctx: MeasureContext) -> Tensor:
+    assert ctx.labels is not None
+    return knn_mutual_information_discrete(ctx.z.to(torch.float64), ctx.labels.to(ctx.z.device), base=2)
+
+
+def _knn_mi_zx(ctx: MeasureContext) -> Tensor:
+    assert ctx.inputs is not None
+    x = ctx.inputs.detach().reshape(ctx.inputs.shape[0], -1).to(ctx.z.device, torch.float64)
+    return mutual_information_continuous(x, ctx.z.to(torch.float64), estimator="auto", base=2)
+
+
+def _knn_h(ctx: MeasureContext) -> Tensor:
+    return knn_entropy(ctx.z.to(torch.float64), base=2)
+
+
+register_measure(
+    "knn_mi_zy",
+    _knn_mi_zy,
+    label="kNN I(Z; Y)",
+    needs=("labels",),
+    description="Ross's kNN mutual information of the embeddings with the class labels (k = 3)",
+    aliases=("ksg_zy",),
+)
+register_measure(
+    "knn_mi_zx",
+    _knn_mi_zx,
+    label="kNN I(X; Z)",
+    needs=("inputs",),
+    description="mutual information of inputs and embeddings, mutual_information_continuous(estimator='auto')",
+    aliases=("ksg_zx", "ksg"),
+)
+register_measure(
+    "knn_entropy",
+    _knn_h,
+    label="h(Z)",
+    description="Kozachenko-Leonenko differential entropy of the embeddings (k = 3), bits",
+)
