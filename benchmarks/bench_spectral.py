@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from infotorch.spectral import diffusion_spectral_entropy, diffusion_spectral_mutual_information
+from infotorch.compat.dse_dsmi import diffusion_spectral_entropy, diffusion_spectral_mutual_information
 
 warnings.filterwarnings("ignore")
 

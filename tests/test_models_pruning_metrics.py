@@ -15,9 +15,10 @@ import torch.multiprocessing as mp
 from torch import nn
 
 import infotorch as it
+from infotorch.compat.dse_dsmi import diffusion_spectral_entropy, diffusion_spectral_mutual_information
 from infotorch.nn import VAE, VariationalIB
 from infotorch.pruning import neuron_entropy, output_entropy_change, prune_by_entropy
-from infotorch.spectral import diffusion_spectral_entropy, diffusion_spectral_mutual_information, matrix_renyi_entropy
+from infotorch.spectral import matrix_renyi_entropy
 
 sklearn_datasets = pytest.importorskip("sklearn.datasets")
 torchmetrics = pytest.importorskip("torchmetrics")

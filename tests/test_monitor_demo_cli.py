@@ -15,8 +15,8 @@ import pytest
 import torch
 from torch import nn
 
+from infotorch.compat.dse_dsmi import diffusion_spectral_entropy, diffusion_spectral_mutual_information
 from infotorch.monitor import InformationMonitor, binned_codes, read_records, write_records
-from infotorch.spectral import diffusion_spectral_entropy, diffusion_spectral_mutual_information
 
 pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")

@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 from .. import discrete
 from ..counts import ENTROPY_ESTIMATORS, mutual_information_from_counts
 from ..spectral import (
+    cluster_references,
     diffusion_spectral_entropy,
     diffusion_spectral_mutual_information,
     matrix_renyi_entropy,
@@ -185,7 +186,7 @@ class DiffusionSpectralEntropy(_ReservoirMetric):
     def compute(self) -> Tensor:
         z, _ = self._gathered()
         return diffusion_spectral_entropy(
-            z, _resolve_sigma(self.sigma, z), self.t, max_N=None, random_seed=self.seed, dtype=self.compute_dtype
+            z, _resolve_sigma(self.sigma, z), self.t, seed=self.seed, dtype=self.compute_dtype
         ).to(torch.float64)
 
 
@@ -229,14 +230,14 @@ class DiffusionSpectralMutualInformation(_ReservoirMetric):
         if y is None:
             raise ValueError("DiffusionSpectralMutualInformation.update() needs the references y beside z")
         ref = y.reshape(-1) if y.shape[1] == 1 else y
-        mi, _ = diffusion_spectral_mutual_information(
+        labels = cluster_references(ref.cpu(), self.n_clusters)
+        mi = diffusion_spectral_mutual_information(
             z,
-            ref.cpu(),
-            gaussian_kernel_sigma=_resolve_sigma(self.sigma, z),
-            t=self.t,
+            labels,
+            _resolve_sigma(self.sigma, z),
+            self.t,
             num_repetitions=self.num_repetitions,
-            n_clusters=self.n_clusters,
-            random_seed=self.seed,
+            seed=self.seed,
             dtype=self.compute_dtype,
         )
         return mi.to(torch.float64)

@@ -1,8 +1,13 @@
-"""Spectral measures of representations: diffusion spectral entropy and mutual information
-(DSE/DSMI, a drop-in for ``dse-dsmi``), adjacency spectral entropy, and the matrix-based Rényi
-entropy family. See :mod:`infotorch.spectral.entropy` for the conventions."""
+"""Spectral measures of representations, tensor in, tensor out: the diffusion kernel built once
+(:class:`DiffusionKernel`), diffusion spectral entropy and mutual information (DSE/DSMI),
+adjacency spectral entropy (ASE/ASMI), the binned baseline, and the matrix-based Rényi entropy
+family. dse-dsmi's own signatures are in :mod:`infotorch.compat.dse_dsmi`. See
+:mod:`infotorch.spectral.entropy` for the conventions."""
 
-from .entropy import adjacency_spectral_entropy, binned_shannon_entropy, diffusion_spectral_entropy
+from . import cache as cache
+from . import eigen as eigen
+from . import graphs as graphs
+from .entropy import adjacency_spectral_entropy, binned_shannon_entropy, diffusion_spectral_entropy, spectrum_entropy
 from .graphs import median_distance
 from .kernel import DiffusionKernel, subset_mutual_information
 from .mutual_information import (
@@ -30,5 +35,6 @@ __all__ = [
     "matrix_renyi_mutual_information",
     "median_distance",
     "normalized_gram",
+    "spectrum_entropy",
     "subset_mutual_information",
 ]

@@ -2,9 +2,8 @@ r"""Spectra: exact (``eigvalsh``), the eigenvalue cache, and two approximations.
 
 * :func:`exact_eigvals`: ``eigvalsh`` for symmetric matrices; the general ``eigvals`` only for a
   non-symmetric input (the kNN adjacency), as ``dse-dsmi`` does.
-* :func:`save_eigvals` / :func:`load_eigvals`: an ``.npz`` cache written atomically (temporary
-  file + rename), read with ``allow_pickle=False``, carrying what it was computed from (kind,
-  sigma, N, D and a SHA-256 fingerprint of the data) so that a stale cache is refused.
+* the eigenvalue cache lives in :mod:`infotorch.spectral.cache` (re-exported here under its
+  older names ``save_eigvals`` / ``load_eigvals`` / ``data_fingerprint``).
 * :func:`chebyshev_eigvals`: the ``chebyshev_approx`` option of ``dse-dsmi`` (Chebyshev moments
   of the density of states from Rademacher probes), kept for compatibility; not recommended.
 * :func:`lanczos_spectrum`: stochastic Lanczos quadrature (SLQ), nodes and weights of the
@@ -13,15 +12,13 @@ r"""Spectra: exact (``eigvalsh``), the eigenvalue cache, and two approximations.
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
-import tempfile
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
+
+from .cache import data_fingerprint, load_eigvals, save_eigvals
 
 __all__ = [
     "chebyshev_eigvals",
@@ -45,74 +42,6 @@ def exact_eigvals(a: Tensor, symmetric: bool | None = None) -> Tensor:
     if symmetric:
         return torch.linalg.eigvalsh(a)
     return torch.linalg.eigvals(a)
-
-
-def data_fingerprint(x: Tensor) -> str:
-    """SHA-256 of the data's float64 bytes (C order): what an eigenvalue cache was built from."""
-    arr = np.ascontiguousarray(x.detach().to("cpu", torch.float64).numpy())
-    return hashlib.sha256(arr.tobytes()).hexdigest()
-
-
-def save_eigvals(path: str | os.PathLike[str], eigvals: Tensor, meta: dict[str, Any], precision: Any) -> None:
-    """Write eigenvalues and their provenance to ``path`` atomically (temp file + ``os.replace``)."""
-    path = os.fspath(path)
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    values = eigvals.detach().cpu().numpy().astype(precision)
-    fields: dict[str, Any] = {f"meta_{k}": np.asarray(v) for k, v in meta.items()}
-    fields["eigvals"] = values
-    fd, tmp = tempfile.mkstemp(prefix=".eigvals-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **fields)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def load_eigvals(path: str | os.PathLike[str], expected: dict[str, Any]) -> Tensor:
-    """Read a cache, refusing pickled content and any provenance field that differs from ``expected``.
-
-    ``expected`` holds the fields that can be checked (``None`` values are skipped: with no
-    embeddings given, only the kind and sigma can be compared). A cache without provenance
-    (written by ``dse-dsmi``) is accepted only when nothing but kind and sigma is expected.
-    """
-    path = os.fspath(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "eigvals" not in data.files:
-                raise ValueError(f"eigenvalue cache {path!r} has no 'eigvals' array")
-            eigvals = np.asarray(data["eigvals"], dtype=np.float64)
-            stored = {k[5:]: data[k].item() for k in data.files if k.startswith("meta_")}
-    except ValueError as exc:
-        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
-            raise ValueError(f"eigenvalue cache {path!r} holds pickled objects; refusing to load it") from None
-        raise ValueError(f"eigenvalue cache {path!r} could not be read: {exc}") from None
-    except (OSError, EOFError) as exc:
-        raise ValueError(f"eigenvalue cache {path!r} could not be read: {exc}") from None
-    checks = {k: v for k, v in expected.items() if v is not None}
-    if not stored:
-        data_keys = {"n", "d", "fingerprint"} & checks.keys()
-        if data_keys:
-            raise ValueError(
-                f"eigenvalue cache {path!r} records no provenance, so it cannot be matched to these "
-                f"embeddings; delete it, or pass embedding_vectors=None to load it as is"
-            )
-        return torch.from_numpy(eigvals)
-    for key, want in checks.items():
-        have = stored.get(key)
-        if isinstance(want, float) or isinstance(have, float):
-            same = have is not None and math.isclose(float(have), float(want), rel_tol=1e-12)
-        else:
-            same = have == want
-        if not same:
-            raise ValueError(
-                f"eigenvalue cache {path!r} was computed for {key}={have!r}, not {key}={want!r}; "
-                f"delete it or choose another eigval_save_path"
-            )
-    return torch.from_numpy(eigvals)
 
 
 def chebyshev_eigvals(

@@ -95,6 +95,11 @@ def as_points(x: Any, name: str = "x", dtype: torch.dtype | None = None) -> Tens
     return x
 
 
+def _out_dtype(x: Any) -> torch.dtype:
+    """The dtype a spectral result is returned in: the input's floating dtype (half stays half)."""
+    return x.dtype if isinstance(x, Tensor) and x.is_floating_point() else torch.get_default_dtype()
+
+
 class DiffusionKernel:
     """The Gaussian affinity matrix of a point cloud and the diffusion measures computed from it.
 
