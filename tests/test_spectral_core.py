@@ -140,3 +140,28 @@ def test_cluster_references_as_dse_dsmi():
     assert binned.unique().numel() == 4 and bool((binned.diff() >= 0).all())
     ref = compat._clusters(np.linspace(0, 1, 120), 120, None, 4, None).reshape(-1)
     assert np.array_equal(binned.numpy(), ref)
+
+
+def test_batched_subsets_equal_one_by_one_and_threads_are_restored():
+    from infotorch.spectral import small_problem_threads, subset_mutual_information
+    from infotorch.spectral.graphs import anisotropic_normalize
+
+    k = DiffusionKernel.from_points(X, 1.5)
+    g = k.affinity
+
+    def one(idx):  # each subset's DSE from its own block, no batching
+        blk = g[idx][:, idx].clone()
+        lam = torch.linalg.eigvalsh(anisotropic_normalize(blk))
+        return spectrum_entropy(lam)
+
+    balanced = torch.arange(120) % 4
+    for labels in (LABELS, balanced, torch.cat([torch.zeros(70), torch.ones(50)]).long()):
+        ref = subset_mutual_information(labels, one, num_repetitions=3, seed=0)
+        assert float(k.mutual_information(labels, num_repetitions=3)) == pytest.approx(float(ref), rel=1e-10)
+    before = torch.get_num_threads()
+    with small_problem_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), small_problem_threads(1):
+        raise RuntimeError("restored even on error")
+    assert torch.get_num_threads() == before

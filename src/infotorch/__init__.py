@@ -104,6 +104,7 @@ from .spectral import (
     matrix_renyi_mutual_information,
     median_distance,
     normalized_gram,
+    small_problem_threads,
     spectrum_entropy,
     subset_mutual_information,
 )
@@ -179,6 +180,7 @@ __all__ = [
     "normalized_mutual_information",
     "normalized_mutual_information_from_samples",
     "set_default_validate",
+    "small_problem_threads",
     "softmax_assignment_entropy",
     "spectrum_entropy",
     "square_mahalanobis_distance",

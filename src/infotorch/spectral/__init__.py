@@ -9,7 +9,7 @@ from . import eigen as eigen
 from . import graphs as graphs
 from .entropy import adjacency_spectral_entropy, binned_shannon_entropy, diffusion_spectral_entropy, spectrum_entropy
 from .graphs import median_distance
-from .kernel import DiffusionKernel, subset_mutual_information
+from .kernel import DiffusionKernel, small_problem_threads, subset_mutual_information
 from .mutual_information import (
     adjacency_spectral_mutual_information,
     cluster_references,
@@ -35,6 +35,7 @@ __all__ = [
     "matrix_renyi_mutual_information",
     "median_distance",
     "normalized_gram",
+    "small_problem_threads",
     "spectrum_entropy",
     "subset_mutual_information",
 ]

@@ -45,10 +45,44 @@ from . import _common as c
 from . import eigen
 from .graphs import anisotropic_normalize, median_distance_of, squared_distances
 
-__all__ = ["DiffusionKernel", "subset_mutual_information"]
+__all__ = ["DiffusionKernel", "eigvalsh", "small_problem_threads", "subset_mutual_information"]
 
 SOLVERS = ("auto", "exact", "lanczos", "chebyshev")
 AUTO_EXACT_MAX_N = 8000
+
+
+#: Eigenproblems up to this size run on one thread (see :func:`small_problem_threads`).
+SMALL_PROBLEM = 1024
+
+
+class small_problem_threads:
+    """Run the enclosed work with ``threads`` intra-op threads (restored on exit), when on CPU.
+
+    PyTorch's intra-op threading makes many small eigendecompositions slow when another process
+    holds a core: a 500 × 500 ``eigvalsh`` took 48 ms on one thread and 205-2531 ms on two under
+    load on a 2-core machine. The spectral measures run problems of up to ``SMALL_PROBLEM`` points
+    this way (one thread); larger ones keep the process's setting (``torch.set_num_threads``).
+    """
+
+    def __init__(self, threads: int = 1, *, active: bool = True) -> None:
+        self.threads, self.active, self._previous = int(threads), active, 0
+
+    def __enter__(self) -> small_problem_threads:
+        self._previous = torch.get_num_threads()
+        if self.active and self.threads < self._previous:
+            torch.set_num_threads(self.threads)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if torch.get_num_threads() != self._previous:
+            torch.set_num_threads(self._previous)
+
+
+def eigvalsh(a: Tensor) -> Tensor:
+    """:func:`torch.linalg.eigvalsh` (batched over leading dims), on one thread for small CPU problems."""
+    small = a.device.type == "cpu" and a.shape[-1] <= SMALL_PROBLEM
+    with small_problem_threads(1, active=small):
+        return torch.linalg.eigvalsh(a)
 
 
 def _to_base_from_bits(value: Tensor, base: Any) -> Tensor:
@@ -183,7 +217,7 @@ class DiffusionKernel:
         k = self.operator()
         if solver == "chebyshev":
             return eigen.chebyshev_eigvals(k.detach(), generator=generator)
-        return torch.linalg.eigvalsh(k)
+        return eigvalsh(k)
 
     def entropy(
         self,
@@ -207,7 +241,7 @@ class DiffusionKernel:
 
     def adjacency_entropy(self, *, base: float | str = 2) -> Tensor:
         """Spectral entropy of the Gaussian affinities themselves (ASE with the Gaussian graph)."""
-        return _to_base_from_bits(c.spectrum_entropy(torch.linalg.eigvalsh(self.affinity)), base)
+        return _to_base_from_bits(c.spectrum_entropy(eigvalsh(self.affinity)), base)
 
     def matrix_entry_entropy(self, *, base: float | str = 2) -> Tensor:
         """Entropy of the entries of the row-stochastic :math:`P` (normalized to sum 1)."""
@@ -229,11 +263,29 @@ class DiffusionKernel:
         :func:`subset_mutual_information` for the draws and ``max_block``. Exact solver."""
         t = _check_time(t)
 
+        g = self.affinity
+
         def block_entropy(idx: Tensor) -> Tensor:
-            return c.spectrum_entropy(torch.linalg.eigvalsh(self.block(idx).operator()), t)
+            i = idx.to(g.device)
+            blk = g.index_select(0, i).index_select(1, i)  # a fresh copy: normalized in place
+            return c.spectrum_entropy(eigvalsh(anisotropic_normalize(blk)), t)
+
+        def batch_entropy(indices: list[Tensor]) -> list[Tensor]:
+            # equal-size subsets: one batched eigendecomposition instead of one call each
+            idx = torch.stack(indices).to(g.device)  # (B, m)
+            blk = g[idx[:, :, None], idx[:, None, :]]  # (B, m, m)
+            inv_sqrt = blk.sum(-1).rsqrt()
+            ops = blk * inv_sqrt[:, :, None] * inv_sqrt[:, None, :]
+            lam = eigvalsh(ops)
+            return [c.spectrum_entropy(row, t) for row in lam]
 
         bits = subset_mutual_information(
-            labels, block_entropy, num_repetitions=num_repetitions, seed=seed, max_block=max_block
+            labels,
+            block_entropy,
+            num_repetitions=num_repetitions,
+            seed=seed,
+            max_block=max_block,
+            batch_entropy=batch_entropy,
         )
         return _to_base_from_bits(bits, base)
 
@@ -271,6 +323,7 @@ def subset_mutual_information(
     num_repetitions: int = 5,
     seed: int | None = 0,
     max_block: int | None = None,
+    batch_entropy: Callable[[list[Tensor]], list[Tensor]] | None = None,
 ) -> Tensor:
     r"""The spectral mutual information :math:`\sum_y p(y)\,[H(Z^*_y) - H(Z \mid Y = y)]` for any
     entropy of a subset of points, ``block_entropy(index) -> Tensor``.
@@ -281,7 +334,8 @@ def subset_mutual_information(
     generator). ``max_block``: subsample each block above this size to ``max_block`` points with
     ``random.Random(0)`` (the inner draws of dse-dsmi's DSE calls); ``None`` uses every point.
     Can be slightly negative when Z carries no information about Y (the sampling noise of
-    :math:`Z^*`).
+    :math:`Z^*`). ``batch_entropy(list of equal-size indices) -> list of entropies``, when given,
+    evaluates the subsets of each size in one call (the same draws, the same numbers).
     """
     if isinstance(num_repetitions, bool) or not isinstance(num_repetitions, int) or num_repetitions < 1:
         raise ValueError(f"num_repetitions must be a positive integer, got {num_repetitions!r}")
@@ -300,19 +354,36 @@ def subset_mutual_information(
         return idx
 
     shared_rng = random.Random()
-    marginal_by_size: dict[int, Tensor] = {}
-    terms = []
+    # the plan: which subsets (in dse-dsmi's draw order), then their entropies, then the sum
+    plan: list[tuple[int, int, list[int]]] = []  # (count, conditional subset, marginal subsets)
+    subsets: list[Tensor] = []
+    marginal_by_size: dict[int, list[int]] = {}
     for value, count in zip(values.tolist(), counts.tolist(), strict=True):
-        members = torch.nonzero(lab == value).reshape(-1)
-        h_cond = block_entropy(inner(members))
-        h_marg = marginal_by_size.get(count) if seed is not None else None
-        if h_marg is None:
+        subsets.append(inner(torch.nonzero(lab == value).reshape(-1)))
+        cond = len(subsets) - 1
+        marg = marginal_by_size.get(count) if seed is not None else None
+        if marg is None:
             rng = random.Random(seed) if seed is not None else shared_rng
-            draws = [
-                block_entropy(inner(torch.as_tensor(rng.sample(range(n_total), k=count))))
-                for _ in range(num_repetitions)
-            ]
-            h_marg = torch.stack(draws).mean()
-            marginal_by_size[count] = h_marg
+            marg = []
+            for _ in range(num_repetitions):
+                subsets.append(inner(torch.as_tensor(rng.sample(range(n_total), k=count))))
+                marg.append(len(subsets) - 1)
+            marginal_by_size[count] = marg
+        plan.append((count, cond, marg))
+    entropies: list[Tensor | None] = [None] * len(subsets)
+    if batch_entropy is None:
+        entropies = [block_entropy(idx) for idx in subsets]
+    else:
+        by_size: dict[int, list[int]] = {}
+        for j, idx in enumerate(subsets):
+            by_size.setdefault(int(idx.numel()), []).append(j)
+        for members in by_size.values():
+            for j, h in zip(members, batch_entropy([subsets[j] for j in members]), strict=True):
+                entropies[j] = h
+    terms = []
+    for count, cond, marg in plan:
+        h_marg = torch.stack([entropies[j] for j in marg]).mean()  # type: ignore[misc]
+        h_cond = entropies[cond]
+        assert h_cond is not None
         terms.append(float(count) / n_total * (h_marg - h_cond))
     return torch.stack(terms).sum()
