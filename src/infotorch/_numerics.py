@@ -28,6 +28,7 @@ __all__ = [
     "reduce",
     "rel_entr",
     "result_dtype",
+    "safe_logsumexp",
     "softplus",
     "to_base",
     "xlogy",
@@ -130,6 +131,15 @@ def rel_entr(p: Tensor, q: Tensor) -> Tensor:
     return torch.where(positive, ps * log_ratio, 0.0)
 
 
+def safe_logsumexp(x: Tensor, dim: int, keepdim: bool = False) -> Tensor:
+    """``logsumexp`` over ``dim`` that returns ``-inf`` with a zero (not NaN) gradient for an all
+    ``-inf`` slice (a marginal of probability 0, e.g. a masked row of a joint table)."""
+    dead = torch.isneginf(x).all(dim=dim, keepdim=True)
+    out = torch.logsumexp(torch.where(dead, 0.0, x), dim=dim, keepdim=True)
+    out = torch.where(dead, -math.inf, out)
+    return out if keepdim else out.squeeze(dim)
+
+
 def needs_grad(*tensors: Tensor) -> bool:
     """Whether autograd will record an operation on ``tensors`` (in-place fast paths need not)."""
     return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
@@ -206,5 +216,7 @@ def reduce(value: Tensor, reduction: str) -> Tensor:
     if reduction == "none":
         return value
     if reduction == "mean":
+        if value.numel() == 0:
+            raise ValueError("reduction='mean' over an empty batch is undefined; use 'sum' (0) or 'none'")
         return value.mean()
     return value.sum()

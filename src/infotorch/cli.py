@@ -7,6 +7,7 @@ code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import inspect
 import json
@@ -14,6 +15,8 @@ import math
 import os
 import re
 import sys
+import warnings
+import zipfile
 from collections.abc import Sequence
 from typing import Any, TextIO
 
@@ -105,6 +108,27 @@ def _print_table(rows: Sequence[Sequence[str]], header: Sequence[str], out: Text
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip(), file=out)
 
 
+def _finite_or_none(value: Any, path: str, bad: list[str]) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        bad.append(f"{path}={value}")
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v, f"{path}.{k}" if path else str(k), bad) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v, f"{path}[{i}]", bad) for i, v in enumerate(value)]
+    return value
+
+
+def strict_json(report: dict[str, Any]) -> str:
+    """One JSON document that a strict parser accepts: values that are not finite become ``null``,
+    named under ``"not_finite"`` with their value (``inf``, ``nan``)."""
+    bad: list[str] = []
+    clean = _finite_or_none(dict(report), "", bad)
+    if bad:
+        clean["not_finite"] = bad
+    return json.dumps(clean, allow_nan=False)
+
+
 def _cmd_info(args: argparse.Namespace, out: TextIO) -> int:
     print(f"infotorch {__version__} (torch {torch.__version__})", file=out)
     print(f"devices: {', '.join(devices())}", file=out)
@@ -124,10 +148,14 @@ def load_array(spec: str, name: str) -> np.ndarray:
     if not os.path.exists(path):
         raise ValueError(f"{name}: no such file {path!r}")
     ext = os.path.splitext(path)[1].lower()
+    kind = _sniff(path)
+    if ext in (".npy", ".npz") and kind is not None and kind != ext:
+        raise ValueError(f"{name}: {path!r} is a {kind} file named {ext}; rename it or pass the right file")
     if ext == ".npy":
+        _check_npy_header(path, name)
         try:
             arr = np.load(path, allow_pickle=False)
-        except ValueError as exc:
+        except (ValueError, EOFError, OSError) as exc:
             raise ValueError(f"{name}: {path!r} is not a plain numeric .npy array ({exc})") from None
     elif ext == ".npz":
         try:
@@ -144,6 +172,8 @@ def load_array(spec: str, name: str) -> np.ndarray:
             if str(exc).startswith(name):
                 raise
             raise ValueError(f"{name}: {path!r} could not be read without unpickling ({exc})") from None
+        except (EOFError, OSError, zipfile.BadZipFile, KeyError) as exc:
+            raise ValueError(f"{name}: {path!r} is not a readable .npz archive ({type(exc).__name__}: {exc})") from None
     elif ext in (".pt", ".pth"):
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -161,18 +191,56 @@ def load_array(spec: str, name: str) -> np.ndarray:
             raise ValueError(f"{name}: {path!r} must hold a tensor, got {type(obj).__name__}")
         arr = obj.detach().cpu().numpy()
     elif ext == ".csv":
-        try:
-            arr = np.loadtxt(path, delimiter=",", ndmin=2)
-        except ValueError:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy warns on an empty file; the check below says it in one line
             try:
-                arr = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)  # a header line
-            except ValueError as exc:
-                raise ValueError(f"{name}: {path!r} is not a numeric CSV table ({exc})") from None
+                arr = np.loadtxt(path, delimiter=",", ndmin=2)
+            except ValueError:
+                try:
+                    arr = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)  # a header line
+                except ValueError as exc:
+                    raise ValueError(f"{name}: {path!r} is not a numeric CSV table ({exc})") from None
+        if arr.size == 0:
+            raise ValueError(f"{name}: {path!r} holds no numbers")
     else:
         raise ValueError(f"{name}: unsupported file type {ext or '(none)'!r}; use .npy, .npz, .pt or .csv")
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise ValueError(f"{name}: {path!r} must hold numbers, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name}: {path!r} holds complex numbers ({arr.dtype}); give real values")
+    if arr.size == 0:
+        raise ValueError(f"{name}: {path!r} holds an empty array of shape {arr.shape}")
     return np.asarray(arr)
+
+
+def _sniff(path: str) -> str | None:
+    """``".npy"`` or ``".npz"`` by the file's magic bytes (None for anything else)."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if head == b"\x93NUMPY":
+        return ".npy"
+    if head[:4] == b"PK\x03\x04":
+        return ".npz"
+    return None
+
+
+def _check_npy_header(path: str, name: str) -> None:
+    """Refuse a ``.npy`` whose header declares more data than the file holds, before allocating it."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _fortran, dtype = reader(f)
+            offset = f.tell()
+    except (ValueError, EOFError, OSError) as exc:
+        raise ValueError(f"{name}: {path!r} is not a readable .npy array ({exc})") from None
+    declared = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize if shape else dtype.itemsize
+    available = os.path.getsize(path) - offset
+    if declared > available:
+        raise ValueError(
+            f"{name}: {path!r} declares shape {shape} of {dtype} ({declared} bytes) but holds {available} bytes: "
+            "truncated or corrupt"
+        )
 
 
 def _as_matrix(arr: np.ndarray, name: str) -> np.ndarray:
@@ -277,7 +345,7 @@ def _cmd_measure(args: argparse.Namespace, out: TextIO) -> int:
         "seconds": round(time.perf_counter() - t0, 3),
     }
     if args.json:
-        print(json.dumps(report), file=out)
+        print(strict_json(report), file=out)
         return 0
     rows = [(m, get_measure(m).label, repr(v)) for m, v in results.items()]
     header = ("measure", "what", "value (bits)")
@@ -363,7 +431,7 @@ def _cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
         if "note" in report:
             rows.append(("note", report["note"]))
     if args.json:
-        print(json.dumps(report), file=out)
+        print(strict_json(report), file=out)
     else:
         _print_table(rows, ("quantity", "value"), out)
         print(f"wrote {report['html']} and {report['png']}", file=out)
@@ -473,7 +541,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args, sys.stdout))
-    except (ValueError, TypeError, OSError, ImportError, KeyError, RuntimeError) as exc:
+    except BrokenPipeError:  # stdout closed early (``| head -c 1``): not an error of ours
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (
+        ValueError,
+        TypeError,
+        OSError,
+        ImportError,
+        KeyError,
+        RuntimeError,
+        OverflowError,
+        ZeroDivisionError,
+    ) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"infotorch {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -97,6 +97,15 @@ def _distribution(
     return prob, log_prob, out_dtype
 
 
+def _check_pair_dim(a: Any, b: Any, dim: Any, name_a: str, name_b: str) -> None:
+    """A non-negative ``dim`` names different axes of inputs of different rank: refuse it."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.ndim != b.ndim and isinstance(dim, int) and dim >= 0:
+        raise ValueError(
+            f"dim={dim} is ambiguous for {name_a} of shape {tuple(a.shape)} and {name_b} of shape {tuple(b.shape)} "
+            "(different numbers of dimensions); use a negative dim, counted from the end"
+        )
+
+
 def _log_of(prob: Tensor, log_prob: Tensor | None) -> Tensor:
     return _safe_log(prob) if log_prob is None else log_prob
 
@@ -281,8 +290,8 @@ def _joint_parts(
     log_prob = _to_last_two(_log_of(prob, log_prob), (a, b))
     prob = _to_last_two(prob, (a, b))
     if logits is not None:
-        log_px = torch.logsumexp(log_prob, dim=-1, keepdim=True)
-        log_py = torch.logsumexp(log_prob, dim=-2, keepdim=True)
+        log_px = nx.safe_logsumexp(log_prob, dim=-1, keepdim=True)  # a whole -inf row: p(x) = 0
+        log_py = nx.safe_logsumexp(log_prob, dim=-2, keepdim=True)
     else:
         log_px = _safe_log(prob.sum(dim=-1, keepdim=True))
         log_py = _safe_log(prob.sum(dim=-2, keepdim=True))
@@ -417,6 +426,7 @@ def cross_entropy(
     validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
+    _check_pair_dim(p if p is not None else p_logits, q if q is not None else q_logits, dim, "p", "q")
     pp, _, out_p = _distribution(p, p_logits, dim, "p", "p_logits", validate)
     qq, log_q, out_q = _distribution(q, q_logits, dim, "q", "q_logits", validate)
     v.check_broadcastable(pp, qq, "p", "q")
@@ -501,11 +511,25 @@ def binary_cross_entropy(
         log_p, log_1mp = -nx.softplus(-x), -nx.softplus(x)
     pos = nx.mul_log(y, log_p)
     if pos_weight is not None:
-        pos = pos * v.ensure_tensor(pos_weight, "pos_weight").to(dt)
+        pos = pos * _checked_weight(pos_weight, "pos_weight", pos, validate)
     value = -(pos + nx.mul_log(1 - y, log_1mp))
     if weight is not None:
-        value = value * v.ensure_tensor(weight, "weight").to(dt)
+        value = value * _checked_weight(weight, "weight", value, validate)
     return nx.finish(value, log_base, reduction, out)
+
+
+def _checked_weight(w: Any, name: str, like: Tensor, validate: bool) -> Tensor:
+    """A weight that broadcasts to ``like``, finite and non-negative (checked when validating)."""
+    w = v.ensure_tensor(w, name)
+    try:
+        torch.broadcast_shapes(w.shape, like.shape)
+    except RuntimeError:
+        raise ValueError(f"{name} must broadcast to shape {tuple(like.shape)}, got shape {tuple(w.shape)}") from None
+    if validate:
+        v.check_finite(w, name)
+        if bool((w < 0).any()):
+            raise ValueError(f"{name} must be non-negative")
+    return w.to(like.dtype)
 
 
 def _safe_log1m(x: Tensor) -> Tensor:
@@ -552,6 +576,7 @@ def kl_divergence(
     validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
+    _check_pair_dim(p if p is not None else p_logits, q if q is not None else q_logits, dim, "p", "q")
     pp, log_p, out_p = _distribution(p, p_logits, dim, "p", "p_logits", validate)
     qq, log_q, out_q = _distribution(q, q_logits, dim, "q", "q_logits", validate)
     v.check_broadcastable(pp, qq, "p", "q")
@@ -596,6 +621,7 @@ def js_divergence(
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     w_p, w_q = _check_weights(weights)
+    _check_pair_dim(p if p is not None else p_logits, q if q is not None else q_logits, dim, "p", "q")
     pp, log_p, out_p = _distribution(p, p_logits, dim, "p", "p_logits", validate)
     qq, log_q, out_q = _distribution(q, q_logits, dim, "q", "q_logits", validate)
     v.check_broadcastable(pp, qq, "p", "q")

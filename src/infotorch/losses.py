@@ -126,9 +126,12 @@ def label_smoothing_cross_entropy(
     picked = log_q.gather(class_dim, safe_target.unsqueeze(class_dim)).squeeze(class_dim)
     w_target = w.reshape(k)[safe_target]
     nll = -picked * w_target
-    smooth = -(log_q * w).sum(class_dim)
     zero = 0.0
-    loss = torch.where(keep, (1 - eps) * nll + (eps / k) * smooth, zero)
+    if eps > 0:
+        smooth = -(log_q * w).sum(class_dim)
+        loss = torch.where(keep, (1 - eps) * nll + (eps / k) * smooth, zero)
+    else:  # no smoothing term at all: a masked (-inf) logit would make it 0 · inf
+        loss = torch.where(keep, nll, zero)
     if reduction == "mean":
         denom = torch.where(keep, w_target, zero).sum()
         safe = torch.where(denom > 0, denom, 1.0)

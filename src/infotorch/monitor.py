@@ -270,7 +270,8 @@ def write_records(records: Sequence[Mapping[str, Any]], path: str | os.PathLike[
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     if path.endswith(".json"):
         with open(path, "w", encoding="utf-8") as f:
-            json.dump(list(records), f, indent=1, default=float)
+            # strict JSON: a value that is not finite (a failed measure) is written as null
+            json.dump([_json_safe(r) for r in records], f, indent=1, default=float, allow_nan=False)
         return
     columns: list[str] = []
     for r in records:
@@ -280,6 +281,10 @@ def write_records(records: Sequence[Mapping[str, Any]], path: str | os.PathLike[
         writer.writeheader()
         for r in records:
             writer.writerow({k: r.get(k, "") for k in columns})
+
+
+def _json_safe(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(val, float) and not math.isfinite(val) else val) for k, val in record.items()}
 
 
 def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:

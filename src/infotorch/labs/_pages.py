@@ -159,6 +159,8 @@ def sphere_page(res: dict[str, Any], report: dict[str, Any], out_dir: str) -> st
 
     def trace(i: int) -> Any:
         x = traj[i] / traj[i].norm(dim=-1, keepdim=True)
+        if x.shape[1] < 3:  # a circle (dim = 2) drawn in the z = 0 plane
+            x = torch.nn.functional.pad(x, (0, 3 - x.shape[1]))
         return go.Scatter3d(
             x=x[:, 0].tolist(),
             y=x[:, 1].tolist(),

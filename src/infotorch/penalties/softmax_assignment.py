@@ -46,7 +46,18 @@ def softmax_assignment_entropy(logits: Tensor, temperature: float = 1.0, dim: in
     from ..discrete import entropy
 
     t = v.check_positive_number(temperature, "temperature")
-    return entropy(logits=logits / t, dim=dim)
+    logits = v.ensure_tensor(logits, "logits")
+    h = entropy(logits=_scaled_logits(logits, t, dim), dim=dim)
+    return h.to(logits.dtype) if logits.is_floating_point() else h
+
+
+def _scaled_logits(z: Tensor, t: float, dim: int) -> Tensor:
+    """``(z − max z)/τ`` in float32 or wider: the shift first, so that neither half precision nor a
+    tiny τ (1e-300) overflows; the largest entry is 0 and the others go to ``-inf`` at worst (their
+    softmax weight is exactly 0)."""
+    zc = z.to(torch.promote_types(z.dtype, torch.float32)) if z.is_floating_point() else z.double()
+    shifted = zc - zc.amax(dim=dim, keepdim=True).detach()
+    return shifted / t
 
 
 class SoftmaxAssignmentSparsityPenalty(AnalyticPenalty):
@@ -147,7 +158,7 @@ class SoftmaxAssignmentSparsityPenalty(AnalyticPenalty):
         evaluated as ``mu − l_k`` and ``a_k − 1`` as ``expm1(l_k)``, which keeps full relative
         precision on near one-hot rows (where ``1 + l_k`` would round ``l_k ≈ −1e-11`` away).
         """
-        log_a = torch.log_softmax(z / self.temperature, dim=-1)
+        log_a = torch.log_softmax(_scaled_logits(z, self.temperature, -1), dim=-1)
         a = log_a.exp()
         mu = (a * log_a).sum(-1, keepdim=True)
         return a, log_a, mu

@@ -181,9 +181,13 @@ class DiffusionKernel:
         if sigma == "median":
             k = min(max_median_points, d2.shape[0])
             sigma = median_distance_of(d2[:k, :k].detach())
-        scale = -1.0 / (2.0 * float(sigma) ** 2)
-        if not math.isfinite(scale):
-            raise ValueError(f"sigma = {sigma!r} is too small to form a kernel in {pts.dtype}")
+        two_var = 2.0 * float(sigma) * float(sigma)  # inf for huge sigma (an all-ones kernel), never an error
+        if two_var < torch.finfo(pts.dtype).tiny:
+            raise ValueError(
+                f"sigma must be at least {math.sqrt(torch.finfo(pts.dtype).tiny):.3g} to form a kernel in {pts.dtype}, "
+                f"got {sigma!r}"
+            )
+        scale = -1.0 / two_var
         g = torch.exp(d2 * scale) if nx.needs_grad(d2) else d2.mul_(scale).exp_()
         return cls(g, float(sigma))
 

@@ -61,6 +61,10 @@ def normalized_gram(x: Tensor, sigma: float = 1.0, kernel: str = "gaussian") -> 
     n = x.shape[0]
     if kernel == "gaussian":
         s = v.check_positive_number(sigma, "sigma")
+        if 2 * s * s < torch.finfo(x.dtype if x.is_floating_point() else torch.float32).tiny:
+            raise ValueError(
+                f"sigma must be at least {math.sqrt(torch.finfo(x.dtype).tiny):.3g} for {x.dtype}, got {sigma!r}"
+            )
         d2 = squared_distances(x)
         return torch.exp(d2 * (-1.0 / (2 * s * s))) / n
     k = x @ x.T

@@ -1,0 +1,189 @@
+"""Hostile input, as tables (case, expected outcome): the CLI prints one line and exits 2, every
+--json document parses with a strict parser, the library raises a named ValueError/TypeError or
+returns the exact finite answer. References: the documented contracts (README "Errors")."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import infotorch as it
+from infotorch import cli
+
+
+def strict_loads(text: str) -> object:
+    def refuse(name: str) -> object:
+        raise ValueError(f"not strict JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("hostile")
+    x = np.random.default_rng(0).normal(size=(60, 4))
+    np.save(d / "ok.npy", x)
+    np.savez(d / "ok.npz", a=x)
+    (d / "empty.npy").write_bytes(b"")
+    raw = (d / "ok.npy").read_bytes()
+    (d / "trunc.npy").write_bytes(raw[:200])
+    (d / "trunc.npz").write_bytes((d / "ok.npz").read_bytes()[:100])
+    (d / "npz_named.npy").write_bytes((d / "ok.npz").read_bytes())
+    (d / "npy_named.npz").write_bytes(raw)
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (20000, 20000), }"
+    header = header + " " * (118 - len(header)) + "\n"
+    (d / "huge.npy").write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode())
+    np.save(d / "complex.npy", x.astype(complex))
+    (d / "empty.csv").write_text("")
+    np.save(d / "labels.npy", np.arange(60) % 3)
+    return d
+
+
+CLI_ERRORS = [
+    (["measure", "empty.npy"], "not a readable .npy"),
+    (["measure", "trunc.npy"], "truncated or corrupt"),
+    (["measure", "trunc.npz"], "not a readable .npz"),
+    (["measure", "npz_named.npy"], "is a .npz file named .npy"),
+    (["measure", "npy_named.npz"], "is a .npy file named .npz"),
+    (["measure", "huge.npy"], "declares shape (20000, 20000)"),
+    (["measure", "complex.npy"], "complex numbers"),
+    (["measure", "empty.csv"], "holds no numbers"),
+    (["measure", "ok.npy", "--sigma", "1e-200"], "sigma must be at least"),
+    (["measure", "ok.npy", "--max-n", "0"], "--max-n must be at least 2"),
+    (["measure", "ok.npy", "--t", "-1"], "--t must be a finite number >= 0"),
+    (["measure", "ok.npy", "--measure", "magic"], "unknown measure 'magic'"),
+    (["measure", "ok.npy", "--measure", "dsmi_zy"], "needs --labels"),
+    (["lab", "sphere", "--n", "4", "--dim", "1"], "dim must be at least 2"),
+    (["lab", "sphere", "--n", "4", "--sigma", "1e-200"], "sigma must be at least"),
+]
+
+
+@pytest.mark.parametrize("argv, message", CLI_ERRORS)
+def test_cli_bad_input_is_one_line_and_exit_2(files, argv, message, capsys, monkeypatch):
+    monkeypatch.chdir(files)
+    if argv[0] == "lab":
+        argv = [*argv, "--out", str(files / "lab")]
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in err, err
+
+
+def test_cli_device_cuda_without_cuda(files, capsys, monkeypatch):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is present")
+    monkeypatch.chdir(files)
+    assert cli.main(["measure", "ok.npy", "--device", "cuda"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["measure", "ok.npy", "--json"],
+        ["measure", "ok.npy", "--labels", "labels.npy", "--json", "--sigma", "median"],
+        ["measure", "ok.npy", "--json", "--sigma", "1e200"],
+        ["measure", "ok.npy", "--json", "--t", "1e80"],
+        ["lab", "line", "--n", "6", "--steps", "5", "--optimizer", "sgd", "--step-size", "1e300", "--json"],
+        ["lab", "sphere", "--n", "4", "--dim", "2", "--json"],
+    ],
+)
+def test_every_json_output_is_strict_json(files, argv, capsys, monkeypatch):
+    monkeypatch.chdir(files)
+    if argv[0] == "lab":
+        argv = [*argv, "--out", str(files / "lab")]
+    assert cli.main(argv) == 0
+    doc = strict_loads(capsys.readouterr().out)
+    assert isinstance(doc, dict)
+
+
+def test_strict_json_names_what_is_not_finite():
+    doc = strict_loads(cli.strict_json({"a": 1.0, "b": {"c": math.inf}, "d": [math.nan]}))
+    assert doc == {"a": 1.0, "b": {"c": None}, "d": [None], "not_finite": ["b.c=inf", "d[0]=nan"]}
+
+
+# ------------------------------------------------------------------ the library
+
+
+def test_pairs_of_different_rank_with_a_non_negative_dim_are_refused():
+    p, q = torch.tensor([0.2, 0.3, 0.5]), torch.tensor([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]])
+    q0 = torch.full((2, 3), 0.5)  # sums to 1 along dim 0, so only the rank mismatch is wrong
+    for fn in (it.kl_divergence, it.js_divergence, it.cross_entropy):
+        with pytest.raises(ValueError, match="negative dim"):
+            fn(p, q0, dim=0)
+        # a negative dim is unambiguous and broadcasts as documented
+        out = fn(p, q, dim=-1)
+        assert out.shape == (2,) and torch.isfinite(out).all()
+
+
+def test_masked_logits_keep_finite_values_and_gradients():
+    z = torch.tensor([[2.0, 0.0, -math.inf]], requires_grad=True)
+    y = torch.tensor([0])
+    ours = it.label_smoothing_cross_entropy(z, y, smoothing=0.0)
+    ref = torch.nn.functional.cross_entropy(z.detach(), y)
+    assert float(ours) == pytest.approx(float(ref), rel=1e-6)
+    ours.backward()
+    assert torch.isfinite(z.grad).all()
+    # a whole -inf row of a joint table (p(x) = 0): finite value, finite gradient
+    joint = torch.tensor([[0.5, -0.2], [-math.inf, -math.inf]], requires_grad=True)
+    for fn in (it.conditional_entropy, it.mutual_information, it.normalized_mutual_information):
+        val = fn(logits=joint)
+        (g,) = torch.autograd.grad(val, joint)
+        assert torch.isfinite(val) and torch.isfinite(g).all(), fn.__name__
+
+
+def test_weights_are_checked():
+    p, y = torch.tensor([0.2, 0.7]), torch.tensor([0.0, 1.0])
+    with pytest.raises(ValueError, match="weight"):
+        it.binary_cross_entropy(p, y, weight=torch.tensor([1.0, math.nan]))
+    with pytest.raises(ValueError, match="weight"):
+        it.binary_cross_entropy(p, y, weight=torch.ones(3))
+    with pytest.raises(ValueError, match="pos_weight"):
+        it.binary_cross_entropy(logits=p, target=y, pos_weight=torch.ones(3))
+
+
+def test_mean_over_an_empty_batch_is_refused_not_nan():
+    with pytest.raises(ValueError, match="empty"):
+        it.entropy(torch.empty(0, 3), reduction="mean")
+
+
+def test_softmax_penalty_in_half_precision_and_tiny_temperatures():
+    from infotorch.penalties import softmax_assignment_entropy
+
+    z = torch.tensor([[1e3, 0.0, -1e3]], dtype=torch.float16)
+    h = softmax_assignment_entropy(z, temperature=0.01)
+    assert torch.isfinite(h).all() and h.dtype == torch.float16
+    z64 = torch.tensor([[1.0, 0.5, 0.0]], dtype=torch.float64)
+    assert torch.isfinite(softmax_assignment_entropy(z64, temperature=1e-300)).all()
+
+
+@pytest.mark.parametrize("t", [-1, math.nan, math.inf])
+def test_monitor_options_are_checked(t):
+    from torch import nn
+
+    from infotorch.monitor import InformationMonitor
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh())
+    with pytest.raises(ValueError, match="t must be"):
+        InformationMonitor(model, ["1"], t=t)
+    with pytest.raises(ValueError, match="bins"):
+        InformationMonitor(model, ["1"], bins=0)
+    with pytest.raises(ValueError, match="sigma"):
+        InformationMonitor(model, ["1"], sigma=math.inf)
+    mon = InformationMonitor(model, ["1"], measures=["binned_mi_zy"])
+    with pytest.raises(ValueError, match="integer class labels"):
+        mon.measure(torch.randn(8, 3), torch.full((8,), 0.5))
+
+
+def test_records_with_nan_write_strict_json(tmp_path):
+    from infotorch.monitor import write_records
+
+    write_records([{"epoch": 0, "layer": "a", "dse": math.nan}], tmp_path / "r.json")
+    doc = strict_loads(os.fspath(tmp_path / "r.json") and (tmp_path / "r.json").read_text())
+    assert doc == [{"epoch": 0, "layer": "a", "dse": None}]
