@@ -262,40 +262,245 @@ def _forward_core(
     return h, ds, p, z, a_sum
 
 
-class _InterpolatedEntropy(torch.autograd.Function):
-    """H of each row of ``x`` (R, n).
+# ---------------------------------------------------------------------- the fused eager path
 
-    When a gradient will be needed, the forward computes dH/ds along with H (one pass over shared
-    intermediates) and the backward only scales and unsorts it. Under ``create_graph`` the
+
+_LN2 = math.log(2.0)
+
+
+def _series_terms(dtype: torch.dtype) -> int:
+    """Terms of the midpoint series: 6 in float64 (~1e-17 relative); 3 suffice in float32
+    (the first omitted terms, ≤ r⁶/210 and ≤ r⁷/63 at |r| < 0.1, are below 1e-8 absolute)."""
+    return _SERIES_TERMS if dtype == torch.float64 else 3
+
+
+def _horner(r2: Tensor, coeffs: list[float], last: float) -> Tensor:
+    """``Σ_k coeffs[k]·r2^k`` (k ≥ 0) times ``r2``, plus ``last``, by fused multiply-adds."""
+    one = r2.new_tensor(coeffs[-2])
+    p = torch.add(one, r2, alpha=coeffs[-1])
+    for cf in reversed(coeffs[:-2]):
+        p = torch.addcmul(r2.new_tensor(cf), p, r2, out=p)
+    return torch.addcmul(r2.new_tensor(last), p, r2, out=p)
+
+
+def _fast_core(
+    s: Tensor, eps: Tensor, window: int, rc: Tensor | None, need_grad: bool, want_density: bool
+) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
+    """:func:`_forward_core` for plain (untraced) tensors in few fused passes and no gathers.
+
+    ``s`` sorted scaled rows ``(R, n ≥ 2)``, ``eps`` ``(R, 1)``. Returns ``(H, ds, dH/dε, p)``:
+    ``ds = rc · dH/ds`` (``rc`` a per-row factor, ``1/c``, folded into the constants), ``p`` the
+    density at the sorted points (``want_density``). The same closed form as :func:`_forward_core`
+    (H is invariant to the scale of the weights, so they are normalized by the smallest spacing
+    instead of the largest weight, and doubled: ``W_j = V_{j-1} + V_{j+m-1}``); the one-sided
+    m-spacings of every point are slices of one array ``V`` of ``n + m − 2`` inverse spacings
+    (``inv_minus[j] = V[j]``, ``inv_plus[j] = V[j + m − 1]``); the series branch is evaluated on
+    every pair and blended in with a 0/1 weight (no boolean gather, no host sync).
+    """
+    r_rows, n = s.shape
+    m = max(1, min(window, n - 1))
+    dt = s.dtype
+    d = s[:, 1:] - s[:, :-1]  # the plain gaps (R, n-1)
+    if m == 1:
+        e = d + eps
+    else:  # m·(spacing + eps) for the head (points 1..m-1, left), the full m-spacings, the tail
+        e = s.new_empty(r_rows, n + m - 2)
+        torch.sub(s[:, m:], s[:, : n - m], out=e[:, m - 1 : n - 1])
+        kh = torch.arange(1, m, dtype=dt, device=s.device)
+        torch.mul(s[:, 1:m] - s[:, :1], m / kh, out=e[:, : m - 1])
+        torch.mul(s[:, -1:] - s[:, n - m : n - 1], m / kh.flip(0), out=e[:, n - 1 :])
+        e.add_(eps, alpha=m)
+    mn = e.amin(-1, keepdim=True)
+    v = torch.div(mn, e, out=e)  # inverse spacings / their maximum, in (0, 1]
+    w = s.new_empty(r_rows, n)
+    torch.add(v[:, : n - 2], v[:, m : m + n - 2], out=w[:, 1:-1])
+    torch.mul(v[:, m - 1 : m], 2.0, out=w[:, :1])
+    torch.mul(v[:, n - 2 : n - 1], 2.0, out=w[:, -1:])
+    wl, wr = w[:, :-1], w[:, 1:]
+    wsum = wl + wr
+    z = torch.linalg.vecdot(d, wsum).unsqueeze(-1).mul_(0.5)
+    z = torch.where(z > 0, z, torch.ones((), dtype=dt, device=s.device))
+    # (temporaries are reused in place and dropped early: fresh pages cost more than the arithmetic)
+    psi = torch.log(w).mul_(w)  # t·log t at the points
+    phi = torch.add(psi, w, alpha=-0.5).mul_(w).mul_(0.5)  # φ/2 = t²(log t − 1/2)/2
+    dsafe = wr - wl  # Δw, then made nonzero where the series takes over
+    r = dsafe / wsum
+    r2 = r * r
+    mf = torch.lt(r2, _SERIES_BELOW * _SERIES_BELOW, out=torch.empty_like(r2))  # 1 where the series applies
+    dsafe.addcmul_(mf, wsum)  # ≠ 0 everywhere (|Δw| ≥ 0.1·wsum where mf = 0)
+    g = torch.sub(phi[:, 1:], phi[:, :-1]).div_(dsafe)
+    del phi
+    k = _series_terms(dt)
+    tmp = _horner(r2, _S_VAL[:k], -_LN2)  # S(r) − log 2
+    t = torch.log(wsum).add_(tmp)  # log c + S(r), c = wsum/2
+    g.lerp_(torch.mul(t, wsum, out=tmp).mul_(0.5), mf)  # the series c·(log c + S) where mf = 1
+    del tmp
+    a_sum = torch.linalg.vecdot(d, g).unsqueeze(-1)
+    h = torch.log(z) - a_sum / z
+    p = w / z if want_density else None
+    if not need_grad:
+        return h, None, None, p
+    # partials of g. Closed form: g_a = (g − t_a log t_a)/Δw, g_b = (t_b log t_b − g)/Δw; series:
+    # g_a + g_b = log c + 1 + S − r·S', g_b − g_a = S' (S' = r·Q(r²))
+    delta = _horner(r2, _S_DER[1:k], _S_DER[0])
+    sigma = t.addcmul_(r2, delta, value=-1.0).add_(1.0)
+    del r2
+    delta.mul_(r)
+    del r
+    ga = torch.sub(g, psi[:, :-1]).div_(dsafe).lerp_(torch.sub(sigma, delta).mul_(0.5), mf)
+    gb = torch.sub(psi[:, 1:], g).div_(dsafe)
+    del psi, dsafe
+    gb.lerp_(sigma.add_(delta).mul_(0.5), mf)
+    del sigma, delta, mf
+    # dH/dA = −1/Z, dH/dZ = 1/Z + A/Z²; the per-row factor rc and the −1/mn of dV/dE folded in
+    alpha = -1.0 / z
+    gamma = 1.0 / z + a_sum / (z * z)
+    if rc is not None:
+        alpha, gamma = alpha * rc, gamma * rc
+    a2, c2 = -alpha / mn, (-0.5 * gamma) / mn
+    pa = ga.mul_(a2).add_(c2).mul_(d)  # −(dH/dW_j from pair j)/mn
+    pb = gb.mul_(a2).add_(c2).mul_(d)  # −(dH/dW_{j+1} from pair j)/mn
+    gw = w  # w is no longer needed: its buffer takes dH/dW
+    gw[:, :1] = pa[:, :1]
+    torch.add(pa[:, 1:], pb[:, :-1], out=gw[:, 1:-1])
+    gw[:, -1:] = pb[:, -1:]
+    del pa, pb, ga, gb
+    # W_j = V_{j−1} + V_{j+m−1} inside, 2·V_{m−1} and 2·V_{n−2} at the ends
+    nv = n + m - 2
+    if m == 1:
+        gv = gw[:, :-1] + gw[:, 1:]
+    elif m <= n - 2:
+        gv = torch.empty_like(v)
+        gv[:, :m] = gw[:, 1 : m + 1]
+        torch.add(gw[:, m + 1 : n - 1], gw[:, 1 : n - 1 - m], out=gv[:, m : n - 2])
+        gv[:, n - 2 :] = gw[:, n - 1 - m : n - 1]
+    else:
+        gv = torch.zeros_like(v)
+        gv[:, : n - 2] += gw[:, 1 : n - 1]
+        gv[:, m:nv] += gw[:, 1 : n - 1]
+    ends = 1.0 if m == 1 else 2.0  # for m = 1 the sum above already holds one of the two
+    gv[:, m - 1 : m].add_(gw[:, :1], alpha=ends)
+    gv[:, n - 2 : n - 1].add_(gw[:, -1:], alpha=ends)
+    de = gv.mul_(v).mul_(v)  # dH/dE (E = m·(spacing + ε)), times rc
+    geps = de.sum(-1, keepdim=True) * m
+    direct = g.mul_(alpha).addcmul_(wsum, 0.5 * gamma)  # dH/dΔ through A and Z
+    if m == 1:
+        direct.add_(de)
+    ds = torch.empty_like(s)
+    ds[:, :1] = -direct[:, :1]
+    torch.sub(direct[:, :-1], direct[:, 1:], out=ds[:, 1:-1])
+    ds[:, -1:] = direct[:, -1:]
+    if m > 1:
+        full = de[:, m - 1 : n - 1]  # the m-spacings s[i+m] − s[i], i = 0..n−m−1
+        ds[:, m:] += full
+        ds[:, : n - m] -= full
+        head = de[:, : m - 1] * (m / kh)  # (s[j] − s[0])·m/j, j = 1..m−1
+        ds[:, 1:m] += head
+        ds[:, :1] -= head.sum(-1, keepdim=True)
+        tail = de[:, n - 1 :] * (m / kh.flip(0))  # (s[n−1] − s[j])·m/(n−1−j), j = n−m..n−2
+        ds[:, n - m : n - 1] -= tail
+        ds[:, -1:] += tail.sum(-1, keepdim=True)
+    return h, ds, geps, p
+
+
+def _range_term(ds: Tensor, s: Tensor, half_kappa: Tensor, inplace: bool = True) -> Tensor:
+    """Add ``half_kappa·∂c/∂s`` to ``ds`` in place, ``c = (s_max − s_min)/2``: ``+κ/2`` on the row
+    maximum, ``−κ/2`` on the minimum, shared equally among tied extremes (as the autograd of
+    ``aminmax`` shares them)."""
+    ties = _traced(s) or s.device.type != "cpu" or not inplace
+    if not ties:
+        ties = bool(((s[:, 1] == s[:, 0]) | (s[:, -2] == s[:, -1])).any())
+    if not ties and inplace:
+        ds[:, -1:] += half_kappa
+        ds[:, :1] -= half_kappa
+        return ds
+    at_hi = (s == s[:, -1:]).to(s.dtype)
+    at_lo = (s == s[:, :1]).to(s.dtype)
+    return ds + half_kappa * (at_hi / at_hi.sum(-1, keepdim=True) - at_lo / at_lo.sum(-1, keepdim=True))
+
+
+class _InterpolatedEntropy(torch.autograd.Function):
+    """H of each row of ``x`` (R, n), the unscaled rows; the core runs on ``sorted(x)/c``.
+
+    ``H = H_core(sorted(x)/c; ε) + log c`` with ``c`` the row's half range (given detached;
+    ``c_grad``: it is a function of ``x``, as it is with the default relative epsilon, and its
+    gradient is added in closed form: ``dH/dc = ε·(∂H_core/∂ε)/c`` by the scale invariance of the
+    core). When a gradient will be needed, the forward computes dH/ds along with H (one pass over
+    shared intermediates) and the backward only scales and unsorts it. Under ``create_graph`` the
     backward recomputes the same closed form from ``x`` with differentiable operations, so double
-    backward (Hessian-vector products) works.
+    backward (Hessian-vector products) works. Outputs: H, the density of the values at the sorted
+    points (``want_density``, else empty), the sorted values, the permutation, dH/ds.
     """
 
     @staticmethod
-    def forward(x: Tensor, tau: Tensor, eps: Tensor, window: int, want_grad: bool) -> tuple[Tensor, ...]:
+    def forward(
+        x: Tensor,
+        tau: Tensor,
+        eps: Tensor,
+        c: Tensor,
+        window: int,
+        want_grad: bool,
+        c_grad: bool,
+        want_density: bool,
+    ) -> tuple[Tensor, ...]:
         s, perm = torch.sort(x, dim=-1)
-        h, ds, p_sorted, _, _ = _forward_core(s, eps, window, need_grad=want_grad)
+        y = s / c
+        ds: Tensor | None
+        p: Tensor | None
+        kappa: Tensor | None = None
+        if _traced(x) or s.dtype not in (torch.float32, torch.float64):
+            h, ds, p, _, _ = _forward_core(y, eps, window, need_grad=want_grad)
+            if ds is not None:
+                kappa = (1.0 - (ds * y).sum(-1, keepdim=True)) / c
+                ds = ds / c
+        else:
+            h, ds, geps, p = _fast_core(y, eps, window, 1.0 / c, want_grad, want_density)
+            kappa = eps * geps if geps is not None else None
+        h = h + torch.log(c)
         if ds is None:
             ds = s.new_empty(0)
-        return h, p_sorted, s, perm, ds
+        elif c_grad:
+            assert kappa is not None
+            ds = _range_term(ds, s, 0.5 * kappa)
+        p = p / c if (want_density and p is not None) else s.new_empty(0)
+        return h, p, s, perm, ds
 
     @staticmethod
     def vmap(
-        info: Any, in_dims: tuple[Any, ...], x: Tensor, tau: Tensor, eps: Tensor, window: int, want_grad: bool
+        info: Any,
+        in_dims: tuple[Any, ...],
+        x: Tensor,
+        tau: Tensor,
+        eps: Tensor,
+        c: Tensor,
+        window: int,
+        want_grad: bool,
+        c_grad: bool,
+        want_density: bool,
     ) -> tuple[tuple[Tensor, ...], tuple[int, ...]]:
         # The function is already batched over rows: fold vmap's dimension into the rows.
         size = info.batch_size
-        x_dim, tau_dim, eps_dim = in_dims[0], in_dims[1], in_dims[2]
+        x_dim, tau_dim, eps_dim, c_dim = in_dims[0], in_dims[1], in_dims[2], in_dims[3]
         xb = x.movedim(x_dim, 0) if x_dim is not None else x.expand(size, *x.shape)
         eb = eps.movedim(eps_dim, 0) if eps_dim is not None else eps.expand(size, *eps.shape)
+        cb = c.movedim(c_dim, 0) if c_dim is not None else c.expand(size, *c.shape)
         if tau_dim is not None:
             tau = tau.movedim(tau_dim, 0)[0]  # τ cancels: any of the batch's values gives the same H
         rows, n = xb.shape[1], xb.shape[2]
-        out = _InterpolatedEntropy.apply(xb.reshape(size * rows, n), tau, eb.reshape(size * rows, 1), window, want_grad)
+        out = _InterpolatedEntropy.apply(
+            xb.reshape(size * rows, n),
+            tau,
+            eb.reshape(size * rows, 1),
+            cb.reshape(size * rows, 1),
+            window,
+            want_grad,
+            c_grad,
+            want_density,
+        )
         h, p_sorted, s_sorted, perm, ds = out
         shaped = (
             h.reshape(size, rows, 1),
-            p_sorted.reshape(size, rows, n),
+            p_sorted.reshape(size, rows, n) if p_sorted.numel() else p_sorted.new_empty(size, 0),
             s_sorted.reshape(size, rows, n),
             perm.reshape(size, rows, n),
             ds.reshape(size, rows, n) if ds.numel() else ds.new_empty(size, 0),
@@ -304,36 +509,64 @@ class _InterpolatedEntropy(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
-        x, tau, eps, window, _ = inputs
+        x, tau, eps, c, window, _, c_grad, _ = inputs
         _, _, _s, perm, ds = output
         ctx.window = window
-        ctx.save_for_backward(x, perm, eps, tau, ds)
+        ctx.c_grad = c_grad
+        ctx.save_for_backward(x, perm, eps, c, tau, ds)
         ctx.mark_non_differentiable(perm, ds)
-        ctx.set_materialize_grads(True)
+        ctx.set_materialize_grads(False)
 
     @staticmethod
     def backward(
-        ctx: Any, grad_h: Tensor, grad_p: Tensor, grad_s: Tensor, _grad_perm: Any, _grad_ds: Any
+        ctx: Any, grad_h: Tensor | None, grad_p: Tensor | None, grad_s: Tensor | None, _grad_perm: Any, _grad_ds: Any
     ) -> tuple[Any, ...]:
-        x, perm, eps, tau, ds = ctx.saved_tensors
-        if torch.is_grad_enabled() or ds.numel() == 0:  # create_graph: differentiable recomputation
-            s = x.gather(-1, perm)
-            _, ds, _, _, _ = _forward_core(s, eps, ctx.window, need_grad=True)
-            assert ds is not None
-        grad_sorted = grad_h * ds + grad_s
-        grad_x = torch.zeros_like(x).scatter(-1, perm, grad_sorted)
-        if _traced(grad_p):  # inside torch.func transforms: the density's gradient by vjp
-            window = ctx.window
-            vjp_out: Any = torch.func.vjp(lambda xx: _forward_core(xx.gather(-1, perm), eps, window, False)[2], x)
-            grad_x = grad_x + vjp_out[1](grad_p)[0]
-        elif bool((grad_p != 0).any()):  # the density output carries a gradient: take it by autograd
-            with torch.enable_grad():
-                xx = x.detach().requires_grad_(True)
-                _, _, pp, _, _ = _forward_core(xx.gather(-1, perm), eps, ctx.window, need_grad=False)
-                (gx,) = torch.autograd.grad(pp, xx, grad_p)
-            grad_x = grad_x + gx
+        x, perm, eps, c, tau, ds = ctx.saved_tensors
+        window, c_grad = ctx.window, ctx.c_grad
         grad_tau = torch.zeros_like(tau) if ctx.needs_input_grad[1] else None  # exact: H is τ-invariant
-        return grad_x, grad_tau, None, None, None
+        if not ctx.needs_input_grad[0]:
+            return None, grad_tau, None, None, None, None, None, None
+
+        def scaled(xx: Tensor) -> tuple[Tensor, Tensor]:
+            cc = _row_scale(xx)[0] if c_grad else c
+            return xx.gather(-1, perm) / cc, cc
+
+        grad_x: Tensor | None = None
+        if grad_h is not None:
+            if torch.is_grad_enabled() or ds.numel() == 0:  # create_graph: differentiable recomputation
+                ys, cc = scaled(x)
+                _, dsy, _, _, _ = _forward_core(ys, eps, window, need_grad=True)
+                assert dsy is not None
+                g = dsy / cc
+                if c_grad:
+                    kappa = (1.0 - (dsy * ys).sum(-1, keepdim=True)) / cc
+                    g = _range_term(g, ys, 0.5 * kappa, inplace=False)
+                grad_sorted = grad_h * g
+                if grad_s is not None:
+                    grad_sorted = grad_sorted + grad_s
+                grad_x = torch.zeros_like(x).scatter(-1, perm, grad_sorted)
+            else:
+                grad_sorted = grad_h * ds
+                if grad_s is not None:
+                    grad_sorted = grad_sorted + grad_s
+                grad_x = torch.empty_like(x).scatter_(-1, perm, grad_sorted)  # perm is a permutation
+        elif grad_s is not None:
+            grad_x = torch.zeros_like(x).scatter(-1, perm, grad_s)
+        if grad_p is not None and (_traced(grad_p) or bool((grad_p != 0).any())):
+            # the density output carries a gradient: take it by autograd (vjp inside torch.func)
+            def density(xx: Tensor) -> Tensor:
+                ys, cc = scaled(xx)
+                return _forward_core(ys, eps, window, False)[2] / cc
+
+            if _traced(grad_p):
+                vjp_out: Any = torch.func.vjp(density, x)
+                gx = vjp_out[1](grad_p)[0]
+            else:
+                with torch.enable_grad():
+                    xx = x.detach().requires_grad_(True)
+                    (gx,) = torch.autograd.grad(density(xx), xx, grad_p)
+            grad_x = gx if grad_x is None else grad_x + gx
+        return grad_x, grad_tau, None, None, None, None, None, None
 
 
 # ---------------------------------------------------------------------- gaussian kernel mode
@@ -402,10 +635,16 @@ def _check_points(points: Any) -> int:
 
 
 def _prepare(
-    x: Any, epsilon: float | None, adaptive_epsilon: bool, accumulate_float64: bool, validate: bool | None = None
+    x: Any,
+    epsilon: float | None,
+    adaptive_epsilon: bool,
+    accumulate_float64: bool,
+    validate: bool | None = None,
+    bounds: list[Tensor] | None = None,
 ) -> tuple[Tensor, Tensor, torch.dtype, tuple[int, ...]]:
     """Validated rows ``(R, n)`` in the compute dtype, the per-row absolute epsilon ``(R, 1)``
-    (``epsilon=None``: ``1e-6`` times the row's mean gap, detached), output dtype, batch shape."""
+    (``epsilon=None``: ``1e-6`` times the row's mean gap, detached), output dtype, batch shape.
+    ``bounds``: a list that receives the detached row minimum and maximum ``(R, 1)`` (n ≥ 2)."""
     x = v.ensure_tensor(x, "x")
     if x.ndim == 0:
         raise ValueError("x must have at least one dimension (the values), got a scalar")
@@ -417,8 +656,14 @@ def _prepare(
     dt = torch.float64 if accumulate_float64 else nx.compute_dtype(x.dtype)
     batch = tuple(x.shape[:-1])
     rows = x.reshape(math.prod(batch), x.shape[-1]).to(dt)  # also for n = 0 or an empty batch
+    lo_hi = None
+    if rows.shape[-1] >= 2 and (epsilon is None or bounds is not None):
+        flat = rows.detach()
+        lo_hi = (flat.amin(-1, keepdim=True), flat.amax(-1, keepdim=True))  # two fast reductions
+        if bounds is not None:
+            bounds.extend(lo_hi)
     if epsilon is None:
-        eps = _RELATIVE_EPSILON * _row_scale(rows.detach())[1]
+        eps = _RELATIVE_EPSILON * _row_scale(rows.detach(), lo_hi)[1]
     else:
         e = v.check_positive_number(epsilon, "epsilon")
         _check_epsilon_dtype(e, dt)
@@ -439,16 +684,21 @@ def _check_epsilon_dtype(e: float, dt: torch.dtype) -> None:
         )
 
 
-def _row_scale(rows: Tensor) -> tuple[Tensor, Tensor]:
+def _row_scale(rows: Tensor, bounds: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
     """``(c, mean_gap)`` per row: ``c`` the half range (a scale that cannot overflow) and
-    ``mean_gap = 2c/(n − 1)``; for rows whose values all coincide both are ``max|x|`` (or 1)."""
+    ``mean_gap = 2c/(n − 1)``; for rows whose values all coincide both are ``max|x|`` (or 1).
+    ``bounds``: the rows' (detached) minimum and maximum, if known (then ``max|x| = max(−lo, hi)``)."""
     n = rows.shape[-1]
     if n < 2:
         one = torch.ones(rows.shape[0], 1, dtype=rows.dtype, device=rows.device)
         return one, one
-    lo, hi = torch.aminmax(rows, dim=-1, keepdim=True)
+    if bounds is not None:
+        lo, hi = bounds
+        mag = torch.maximum(-lo, hi)
+    else:
+        lo, hi = torch.aminmax(rows, dim=-1, keepdim=True)
+        mag = rows.abs().amax(-1, keepdim=True)
     half = hi * 0.5 - lo * 0.5
-    mag = rows.abs().amax(-1, keepdim=True)
     fallback = torch.where(mag > 0, mag, torch.ones_like(mag))
     spread = half > 0
     c = torch.where(spread, half, fallback)
@@ -542,7 +792,8 @@ def interpolated_density_entropy(
         raise ValueError(f"window must be a positive integer, got {window!r}")
     window = int(window)
     validate = v.resolve_validate(validate)
-    rows, eps, out, batch = _prepare(x, epsilon, adaptive_epsilon, accumulate_float64, validate)
+    bounds: list[Tensor] = []
+    rows, eps, out, batch = _prepare(x, epsilon, adaptive_epsilon, accumulate_float64, validate, bounds)
     n = rows.shape[-1]
     tau = temperature if isinstance(temperature, Tensor) else torch.tensor(float(temperature), dtype=rows.dtype)
     if validate and not bool((tau.detach() > 0).all()):
@@ -557,13 +808,26 @@ def interpolated_density_entropy(
         if return_density:
             return shape_out(h), torch.ones_like(rows).reshape(*batch, n).to(out), rows.reshape(*batch, n).to(out)
         return shape_out(h)
-    lo, hi = torch.aminmax(rows.detach(), dim=-1, keepdim=True)
+    lo, hi = bounds
     degenerate = hi <= lo
     # Work on rows scaled to unit half-range: H(c·y) = H(y) + log c holds exactly when epsilon
     # scales with c, so no span (1e308) or scale (1e-30) overflows or underflows. A relative
-    # epsilon is a function of the data: its scale stays in the graph, so the gradient is exact.
-    c = _row_scale(rows if epsilon is None else rows.detach())[0]
-    y, eps_y = rows / c, eps / c.detach()
+    # epsilon is a function of the data: its scale stays in the graph, so the gradient is exact
+    # (for "linear" the custom Function adds the gradient through c in closed form).
+    c_det = _row_scale(rows, (lo, hi))[0]
+    eps_y = eps / c_det
+    if interpolation == "linear":
+        want_grad = torch.is_grad_enabled() and (rows.requires_grad or tau.requires_grad)
+        h, p_sorted, s, perm, _ = _InterpolatedEntropy.apply(
+            rows, tau.to(rows.dtype), eps_y, c_det, window, want_grad, epsilon is None, return_density
+        )
+        h = torch.where(degenerate, torch.log((n - 1) * eps), h)  # no data-dependent branch (vmap, compile)
+        if not return_density:
+            return shape_out(h)
+        p = torch.zeros_like(p_sorted).scatter(-1, perm, p_sorted)  # the density of the unscaled values
+        return shape_out(h), p.reshape(*batch, n).to(out), s.reshape(*batch, n).to(out)
+    c = _row_scale(rows)[0] if epsilon is None else c_det
+    y = rows / c
     if interpolation == "step":
         if window != 1 or return_density:
             raise ValueError(
@@ -576,17 +840,12 @@ def interpolated_density_entropy(
         bw = None if bandwidth is None else v.check_positive_number(bandwidth, "bandwidth") / c.detach()
         h, w_sorted = _kernel_entropy(s, eps_y, window, bw, _check_points(points_per_bandwidth))
         p_sorted = w_sorted  # the kernel mixture's weights
-    else:
-        want_grad = torch.is_grad_enabled() and (rows.requires_grad or tau.requires_grad)
-        h, p_sorted, s, perm, _ = _InterpolatedEntropy.apply(y, tau.to(rows.dtype), eps_y, window, want_grad)
     h = h + torch.log(c)
     s = s * c
     h = torch.where(degenerate, torch.log((n - 1) * eps), h)  # no data-dependent branch (vmap, compile)
     if not return_density:
         return shape_out(h)
     p = torch.zeros_like(p_sorted).scatter(-1, perm, p_sorted)
-    if interpolation == "linear":
-        p = p / c  # the density of the unscaled values
     return shape_out(h), p.reshape(*batch, n).to(out), s.reshape(*batch, n).to(out)
 
 
