@@ -23,6 +23,7 @@ CORE = [
     "counts",
     "knn",
     "_neighbors",
+    "variational",
     "measures",
     "discrete",
     "gaussian",

@@ -1,0 +1,84 @@
+"""Variational MI estimators on the 20-D vs 20-D Gaussian (I = 2.877 nats) beside the kNN estimators.
+Never part of the tests.
+
+    python benchmarks/bench_variational.py [--sizes 2000 10000] [--seeds 5] [--threads 1]
+        [--bounds infonce smile dv nwj mine js alpha_tuba] [--big-bounds infonce dv]
+
+rho = 0.5 in each of 20 coordinate pairs, so I = -10 log(1 - 0.25) = 2.8768 nats. Each
+configuration runs once per seed (draws 0..seeds-1) with the defaults of
+``infotorch.variational.estimate_mutual_information``; the table gives the mean bias, the spread
+(standard deviation over seeds), and the mean CPU (process) and wall seconds per estimate.
+torch-mist (the peer of the issue) pins old numpy and is not installed here; it is not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import statistics
+import time
+import warnings
+
+import torch
+
+import infotorch.knn as knn
+from infotorch.variational import estimate_mutual_information
+
+RHO, D = 0.5, 20
+TRUTH = -0.5 * D * math.log(1 - RHO**2)
+
+
+def draw(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, D, generator=g, dtype=torch.float64)
+    y = RHO * x + math.sqrt(1 - RHO**2) * torch.randn(n, D, generator=g, dtype=torch.float64)
+    return x, y
+
+
+def timed(fn) -> tuple[float, float, float]:
+    c, w = time.process_time(), time.perf_counter()
+    value = float(fn())
+    return value, time.process_time() - c, time.perf_counter() - w
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[2000, 10000])
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--bounds", nargs="*", default=["infonce", "smile", "dv", "nwj", "mine", "js", "alpha_tuba"])
+    ap.add_argument("--big-bounds", nargs="*", default=["infonce", "smile", "dv"])
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    print(
+        f"# {platform.machine()}, {torch.get_num_threads()} thread(s), torch {torch.__version__}; truth {TRUTH:.4f} nats"
+    )
+    print("| N | estimator | mean estimate | bias | spread (sd) | CPU s | wall s |")
+    print("|---|---|---|---|---|---|---|")
+    for n in args.sizes:
+        methods: dict[str, object] = {
+            f"variational {b}": (lambda x, y, s, b=b: estimate_mutual_information(x, y, bound=b, seed=s).estimate)
+            for b in (args.bounds if n <= 2000 else args.big_bounds)
+        }
+        methods["kNN ksg_mutual_information"] = lambda x, y, s: knn.ksg_mutual_information(x, y)
+        methods["kNN mutual_information_continuous"] = lambda x, y, s: knn.mutual_information_continuous(x, y)
+        for name, fn in methods.items():
+            rows = []
+            for seed in range(args.seeds):
+                x, y = draw(n, seed)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    rows.append(timed(lambda: fn(x, y, seed)))
+            est = [r[0] for r in rows]
+            mean = statistics.fmean(est)
+            sd = statistics.stdev(est) if len(est) > 1 else float("nan")
+            cpu = statistics.fmean(r[1] for r in rows)
+            wall = statistics.fmean(r[2] for r in rows)
+            print(
+                f"| {n} | {name} | {mean:.3f} | {mean - TRUTH:+.3f} | {sd:.3f} | {cpu:.1f} | {wall:.1f} |", flush=True
+            )
+
+
+if __name__ == "__main__":
+    main()
