@@ -137,7 +137,7 @@ def test_hvp_and_hessian_against_torch_func():
     torch.testing.assert_close(dense, full, rtol=1e-8, atol=1e-10)
     torch.testing.assert_close(dense.sum(-1), torch.zeros(9, dtype=D), atol=1e-10, rtol=0)  # H·1 = 0
     # the structure: band of half-width 3 plus rank two, in sorted order
-    sh = it.interpolated_density_entropy_hessian(x, structured=True)
+    sh = it.interpolated_density_entropy_structured_hessian(x)
     perm = sh.perm[0]
     sorted_full = full[perm][:, perm]
     assert sh.band.shape == (1, 7, 9) and sh.low_rank.shape == (1, 9, 2)
@@ -186,7 +186,10 @@ def test_min_gap_clip_hook():
 
 def test_return_density_in_input_order():
     x = torch.tensor([[3.0, 0.0, 1.0, 0.5]], dtype=D)
-    _h, p, s = it.interpolated_density_entropy(x, return_density=True)
+    _h, p, s = it.interpolated_density(x)
+    with pytest.warns(FutureWarning, match="return_density"):
+        old = it.interpolated_density_entropy(x, return_density=True)
+    assert all(torch.equal(a, b) for a, b in zip(old, (_h, p, s), strict=True))
     assert torch.equal(s, torch.tensor([[0.0, 0.5, 1.0, 3.0]], dtype=D))
     sorted_p = p[0, torch.argsort(x[0])]
     mass = ((sorted_p[:-1] + sorted_p[1:]) / 2 * (s[0, 1:] - s[0, :-1])).sum()

@@ -30,6 +30,7 @@ CORE = [
     "noise",
     "losses",
     "interpolated",
+    "interpolated_curvature",
     "penalties",
     "spectral",
 ]

@@ -15,6 +15,7 @@ from . import counts as counts
 from . import discrete as discrete
 from . import gaussian as gaussian
 from . import interpolated as interpolated
+from . import interpolated_curvature as interpolated_curvature
 from . import knn as knn
 from . import losses as losses
 from . import measures as measures
@@ -60,12 +61,13 @@ from .gaussian import (
     mutual_information_sub_batch,
     square_mahalanobis_distance,
 )
-from .interpolated import (
+from .interpolated import InterpolatedDensity, interpolated_density, interpolated_density_entropy
+from .interpolated_curvature import (
     BandedFisher,
     StructuredHessian,
-    interpolated_density_entropy,
     interpolated_density_entropy_hessian,
     interpolated_density_entropy_hvp,
+    interpolated_density_entropy_structured_hessian,
     interpolated_density_fisher,
     interpolated_density_fisher_diag,
     min_gap_gradient_clip_hook,
@@ -139,6 +141,7 @@ __all__ = [
     "DiffusionKernel",
     "EntropyEstimate",
     "EstimateWithUncertainty",
+    "InterpolatedDensity",
     "MINEMovingAverage",
     "PenaltyTier",
     "ScalarWeightSchedule",
@@ -177,9 +180,11 @@ __all__ = [
     "get_default_validate",
     "infonce",
     "infonce_ceiling",
+    "interpolated_density",
     "interpolated_density_entropy",
     "interpolated_density_entropy_hessian",
     "interpolated_density_entropy_hvp",
+    "interpolated_density_entropy_structured_hessian",
     "interpolated_density_fisher",
     "interpolated_density_fisher_diag",
     "joint_entropy",
@@ -236,6 +241,7 @@ CORE_MODULES = (
     "gaussian",
     "noise",
     "interpolated",
+    "interpolated_curvature",
     "losses",
     "penalties",
     "spectral",

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from .._plotting import pyplot
-from ..interpolated import interpolated_density_entropy
+from ..interpolated import interpolated_density
 
 
 def _plotly() -> Any:
@@ -79,7 +79,7 @@ def _density(points: torch.Tensor, epsilon: float, interpolation: str = "linear"
         p = w / (gap * w).sum()
         xs = torch.stack([s[:-1], s[1:]], -1).reshape(-1)
         return xs.tolist(), p.repeat_interleave(2).tolist()
-    _, p, s = interpolated_density_entropy(points.unsqueeze(0), epsilon, return_density=True)
+    _, p, s = interpolated_density(points.unsqueeze(0), epsilon)
     order = torch.argsort(points)
     return s[0].tolist(), p[0][order].tolist()
 

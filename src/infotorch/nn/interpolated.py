@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import _validation as v
-from ..interpolated import interpolated_density_entropy
+from ..interpolated import interpolated_density, interpolated_density_entropy
 
 __all__ = ["InterpolatedDensityEntropy"]
 
@@ -80,7 +80,10 @@ class InterpolatedDensityEntropy(nn.Module):
         return self.temperature
 
     def forward(self, x: Tensor, return_density: bool = False) -> Any:
-        return interpolated_density_entropy(
+        """The entropy; with ``return_density=True`` (the original layer's option) the named tuple
+        ``(entropy, density, support)`` of :func:`infotorch.interpolated_density`."""
+        fn = interpolated_density if return_density else interpolated_density_entropy
+        return fn(
             x,
             None if self.relative_epsilon else float(self.epsilon),
             self.interpolation_type,
@@ -90,7 +93,6 @@ class InterpolatedDensityEntropy(nn.Module):
             accumulate_float64=self.accumulate_float64,
             bandwidth=self.bandwidth,
             keepdim=self.keepdim,
-            return_density=return_density,
         )
 
     def extra_repr(self) -> str:
