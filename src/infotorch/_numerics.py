@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "bits_to",
     "compute_dtype",
     "expm1mx",
     "finish",
@@ -197,6 +198,11 @@ def expm1mx(x: Tensor) -> Tensor:
     xl = torch.where(small, 1.0, x)
     direct = torch.expm1(xl) - xl
     return torch.where(small, series, direct)
+
+
+def bits_to(value: Tensor, log_base: float) -> Tensor:
+    """Convert bits to the unit whose ``ln(base)`` is ``log_base`` (the spectral measures compute in bits)."""
+    return value if log_base == math.log(2.0) else value * (math.log(2.0) / log_base)
 
 
 def to_base(value: Tensor, log_base: float) -> Tensor:

@@ -263,8 +263,7 @@ def normalized_mutual_information_from_samples(
     >>> infotorch.normalized_mutual_information_from_samples(x, y)
     tensor(1., dtype=torch.float64)
     """
-    if average not in _AVERAGES:
-        raise ValueError(f"average must be one of {_AVERAGES}, got {average!r}")
+    v.check_choice(average, _AVERAGES, "average")
     reduction = v.check_reduction(reduction)
     x = _samples_setup(x, "x")
     y = _samples_setup(y, "y")

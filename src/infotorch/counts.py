@@ -819,8 +819,7 @@ def entropy_estimate_from_counts(
     validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     name = _resolve(estimator)
-    if not isinstance(stderr, str) or stderr not in _STDERRS:
-        raise ValueError(f"stderr must be one of {', '.join(map(repr, _STDERRS))}, got {stderr!r}")
+    v.check_choice(stderr, _STDERRS, "stderr")
     method = ("posterior" if name == "nsb" else "jackknife") if stderr == "auto" else stderr
     if method == "posterior" and name != "nsb":
         raise ValueError(f"stderr='posterior' needs estimator='nsb', got estimator={estimator!r}")

@@ -383,8 +383,7 @@ def normalized_mutual_information(
     tensor(1.)
     """
     validate = v.resolve_validate(validate)
-    if average not in _AVERAGES:
-        raise ValueError(f"average must be one of {_AVERAGES}, got {average!r}")
+    v.check_choice(average, _AVERAGES, "average")
     reduction = v.check_reduction(reduction)
     prob, log_prob, log_px, log_py, out = _joint_parts(joint, logits, dims, validate)
     mi = _kl_terms(prob, log_prob, log_px + log_py).sum(dim=(-2, -1))

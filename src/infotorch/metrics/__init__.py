@@ -32,6 +32,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     raise ImportError("infotorch.metrics needs torchmetrics: pip install 'infotorch[metrics]'") from None
 
+from .. import _validation as v
 from .. import discrete
 from ..counts import ENTROPY_ESTIMATORS, mutual_information_from_counts
 from ..spectral import (
@@ -324,8 +325,7 @@ class DiscreteMutualInformation(Metric):
         if estimator is not None and bias_correction is not None and estimator != bias_correction:
             raise ValueError(f"give estimator or bias_correction, not both (got {estimator!r} and {bias_correction!r})")
         chosen = estimator or bias_correction or "plugin"
-        if chosen not in ENTROPY_ESTIMATORS:
-            raise ValueError(f"estimator must be one of {', '.join(ENTROPY_ESTIMATORS)}, got {chosen!r}")
+        v.check_choice(chosen, ENTROPY_ESTIMATORS, "estimator")
         self.num_x, self.num_y, self.base, self.estimator = int(num_x), int(num_y), base, chosen
         self.add_state("counts", default=torch.zeros(self.num_x, self.num_y, dtype=torch.float64), dist_reduce_fx="sum")
 

@@ -20,13 +20,13 @@ References
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from .. import _numerics as nx
 from .. import _validation as v
 from . import _common as c
 from . import cache as _cache
@@ -45,7 +45,7 @@ GRAPHS = ("gaussian", "anisotropic", "knn")
 
 
 def _in_base(bits: Tensor, base: Any) -> Tensor:
-    return bits * (math.log(2.0) / v.check_base(base))
+    return nx.bits_to(bits, v.check_base(base))
 
 
 def spectrum_entropy(eigenvalues: Tensor, t: float = 1, *, base: float | str = 2) -> Tensor:

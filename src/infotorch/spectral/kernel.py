@@ -87,8 +87,7 @@ def eigvalsh(a: Tensor) -> Tensor:
 
 def _to_base_from_bits(value: Tensor, base: Any) -> Tensor:
     """Spectral values are computed in bits; convert to the unit of ``base`` (2 keeps bits)."""
-    log_base = v.check_base(base)
-    return value * (math.log(2.0) / log_base)
+    return nx.bits_to(value, v.check_base(base))
 
 
 def check_sigma(sigma: Any, name: str = "sigma") -> float | str:

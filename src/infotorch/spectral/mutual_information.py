@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import _numerics as nx
 from .. import _validation as v
 from . import _common as c
 from . import eigen
@@ -184,4 +185,4 @@ def adjacency_spectral_mutual_information(
         return c.spectrum_entropy(torch.linalg.eigvalsh(blk))
 
     bits = subset_mutual_information(lab, block_entropy, num_repetitions=num_repetitions, seed=seed)
-    return (bits * (np.log(2.0) / v.check_base(base))).to(_out_dtype(x))
+    return nx.bits_to(bits, v.check_base(base)).to(_out_dtype(x))
