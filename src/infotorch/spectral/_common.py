@@ -1,91 +1,24 @@
-"""Shared plumbing of the spectral measures: numpy/tensor edge, validation, subsampling, and
-the entropy of a spectrum or of a histogram, in bits."""
+"""Shared pieces of the spectral measures: the entropy of a spectrum, of a matrix's entries or of
+a histogram, in bits (the numpy/float edge and dse-dsmi's subsampling live in compat.dse_dsmi)."""
 
 from __future__ import annotations
 
 import math
-import random
-import sys
-from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from .. import _numerics as nx
-from .. import _validation as v
 from .graphs import anisotropic_normalize
 
 __all__ = [
-    "as_embeddings",
     "binned_entropy",
     "entropy_bits",
-    "finish",
-    "log",
     "matrix_entry_entropy_of_kernel",
     "spectrum_entropy",
-    "subsample_indices",
 ]
 
 _LN2 = math.log(2.0)
-
-
-def log(verbose: bool, message: str) -> None:
-    """Progress messages go to stderr, so that stdout stays clean for data (``--json``)."""
-    if verbose:
-        print(message, file=sys.stderr, flush=True)
-
-
-def as_embeddings(x: Any, name: str, dtype: torch.dtype) -> tuple[Tensor, bool, torch.dtype]:
-    """``(tensor in dtype, came_from_numpy, dtype to return)`` for an ``(N, D)`` input, N >= 2."""
-    if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-    if isinstance(x, Tensor):
-        from_numpy, out = False, (x.dtype if x.is_floating_point() else torch.get_default_dtype())
-        t = x
-    elif isinstance(x, np.ndarray) or hasattr(x, "__array__"):
-        arr = np.asarray(x)
-        if arr.dtype == object:
-            raise TypeError(f"{name} must be a numeric array, got dtype object")
-        from_numpy, out = True, torch.float64
-        t = torch.from_numpy(np.ascontiguousarray(arr))
-    else:
-        raise TypeError(f"{name} must be a numpy array or a torch.Tensor, got {type(x).__name__}")
-    if t.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (N points, D features), got shape {tuple(t.shape)}")
-    if t.shape[0] < 2:
-        raise ValueError(f"{name} must hold at least 2 points (N >= 2), got N = {t.shape[0]}")
-    if t.shape[1] < 1:
-        raise ValueError(f"{name} must have at least one feature, got shape {tuple(t.shape)}")
-    if t.is_complex():
-        raise TypeError(f"{name} must be real, got dtype {t.dtype}")
-    t = t.to(dtype)
-    v.check_finite(t, name)
-    return t, from_numpy, out
-
-
-def finish(value: Tensor, from_numpy: bool, out_dtype: torch.dtype) -> Any:
-    """Python float for numpy callers, a tensor (input dtype, input device) for tensor callers."""
-    if from_numpy:
-        return float(value.detach().cpu())
-    return value.to(out_dtype)
-
-
-def subsample_indices(
-    n: int, max_n: int | None, random_seed: int | None, rng: random.Random | None = None
-) -> list[int] | None:
-    """``dse-dsmi``'s draw: ``random.seed(seed); random.sample(range(n), k=max_n)`` when ``n > max_n``.
-
-    Made with a private :class:`random.Random`, so the global ``random`` state is untouched;
-    with ``random_seed=None`` an unseeded generator (``rng`` if given) is used.
-    """
-    if max_n is None or n <= max_n:
-        return None
-    if random_seed is not None:
-        rng = random.Random(random_seed)
-    elif rng is None:
-        rng = random.Random()
-    return rng.sample(range(n), k=max_n)
 
 
 def entropy_bits(prob: Tensor) -> Tensor:
