@@ -23,6 +23,7 @@ are comparable; a float fixes it as in ``dse-dsmi``.
 from __future__ import annotations
 
 import csv
+import fnmatch
 import json
 import math
 import os
@@ -45,11 +46,107 @@ __all__ = [
     "plot_dynamics",
     "plot_information_plane",
     "read_records",
+    "reduce_layer_output",
     "write_records",
 ]
 
 #: The monitor's default measures (any name of :func:`infotorch.measures.available_measures` works).
 MEASURES = ("dse", "dsmi_zy", "dsmi_zx", "binned_mi_zy", "binned_mi_zx")
+
+
+def _select_layers(layers: Sequence[Any], modules: Mapping[str, nn.Module]) -> dict[str, str]:
+    """Submodule names from names, glob patterns (``"encoder.*.mlp"``) or module types."""
+    out: dict[str, str] = {}
+    for item in layers:
+        if isinstance(item, type):
+            found = [k for k, m in modules.items() if k and isinstance(m, item)]
+            if not found:
+                raise ValueError(f"layers: the model has no submodule of type {item.__name__}")
+        elif isinstance(item, str) and any(ch in item for ch in "*?[") and item not in modules:
+            found = [k for k in modules if k and fnmatch.fnmatchcase(k, item)]
+            if not found:
+                raise ValueError(f"layers: no submodule name matches {item!r}")
+        elif isinstance(item, str):
+            found = [item]
+        else:
+            raise TypeError(f"layers must hold names, glob patterns or module types, got {item!r}")
+        for k in found:
+            out.setdefault(k, k)
+    return out
+
+
+def _select_output(out: Any, selector: Any, layer: str) -> Tensor:
+    """The tensor to measure from a layer's output (a tensor, a tuple/list, a dict)."""
+    if callable(selector):
+        out = selector(out)
+    elif isinstance(out, (tuple, list)):
+        out = out[0 if selector is None else selector]
+    elif isinstance(out, Mapping):
+        if selector is None:
+            if len(out) != 1:
+                raise ValueError(f"layer {layer!r} returns a dict with keys {sorted(out)}; choose one with output=KEY")
+            selector = next(iter(out))
+        out = out[selector]
+    if not isinstance(out, Tensor):
+        raise ValueError(f"layer {layer!r} output is {type(out).__name__}, not a tensor; choose one with output=")
+    return out.detach()
+
+
+_REDUCTIONS = ("flatten", "mean")
+
+
+def _check_reduction_option(reduction: Any) -> None:
+    if (
+        isinstance(reduction, tuple)
+        and len(reduction) == 2
+        and reduction[0] == "token"
+        and isinstance(reduction[1], int)
+    ):
+        return
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be 'flatten', 'mean' or ('token', index), got {reduction!r}")
+
+
+def reduce_layer_output(
+    out: Tensor,
+    n_probes: int,
+    batch_dim: int = 0,
+    reduction: str | tuple[str, int] = "flatten",
+    feature_dim: int | None = None,
+    layer: str = "layer",
+) -> Tensor:
+    """``(n_probes, features)`` from a layer output of any shape.
+
+    ``batch_dim`` names where the probes lie (1 for a ``batch_first=False`` sequence ``(S, B, E)``).
+    ``reduction``: ``"flatten"`` keeps every value; ``"mean"`` averages over positions (the dims
+    other than the batch and ``feature_dim``: spatial for a conv map ``(B, C, H, W)``, the sequence
+    for ``(B, S, E)``); ``("token", i)`` takes position ``i`` of a sequence. ``feature_dim`` (after
+    moving the batch to 0): default 1 for conv maps (4-D and 5-D), the last dim otherwise.
+    """
+    shape = tuple(out.shape)
+    if out.ndim == 0 or not -out.ndim <= batch_dim < out.ndim:
+        raise ValueError(f"layer {layer!r} output of shape {shape} has no dim {batch_dim} (batch_dim)")
+    if out.shape[batch_dim] != n_probes:
+        hint = [d for d in range(out.ndim) if out.shape[d] == n_probes and d != batch_dim % out.ndim]
+        extra = f"; set batch_dim={hint[0]}" if hint else ""
+        raise ValueError(
+            f"layer {layer!r} output of shape {shape} has {out.shape[batch_dim]} entries along batch_dim={batch_dim} "
+            f"for {n_probes} probes{extra}"
+        )
+    z = out.movedim(batch_dim, 0)
+    if z.ndim <= 2 or reduction == "flatten":
+        return z.reshape(z.shape[0], -1)
+    fd = (1 if z.ndim >= 4 else z.ndim - 1) if feature_dim is None else feature_dim % z.ndim
+    if fd == 0:
+        raise ValueError(f"feature_dim must not be the batch dim for layer {layer!r} of shape {shape}")
+    z = z.movedim(fd, -1)  # (B, positions..., features)
+    if reduction == "mean":
+        return z.reshape(z.shape[0], -1, z.shape[-1]).mean(1)
+    index = int(reduction[1])  # ("token", i)
+    flat = z.reshape(z.shape[0], -1, z.shape[-1])
+    if not -flat.shape[1] <= index < flat.shape[1]:
+        raise ValueError(f"token {index} is out of range for layer {layer!r} with {flat.shape[1]} positions")
+    return flat[:, index]
 
 
 def median_sigma(z: Tensor, max_points: int = 1000) -> float:
@@ -65,7 +162,17 @@ class InformationMonitor:
     ----------
     model : nn.Module
         Any module; ``layers`` name its submodules (``dict(model.named_modules())`` keys).
-    layers : sequence of str, or mapping of display name to module name
+    layers : sequence of names, glob patterns or module types, or a mapping display name → module name
+        ``["1", "3"]``, ``["encoder.layers.*"]``, ``[nn.Conv2d]``.
+    batch_dim : int
+        Where the probes lie in a layer's output (0; 1 for a ``(S, B, E)`` sequence).
+    reduction : "flatten", "mean" or ("token", i)
+        How an output of more than two dims becomes ``(probes, features)``: every value, the mean
+        over positions (spatial or sequence), or one position; see :func:`reduce_layer_output`.
+    feature_dim : int, optional
+        The feature dim for ``"mean"``/``"token"`` (default: channels of a conv map, last otherwise).
+    output : int, str or callable, optional
+        Which part of a tuple/list/dict output to measure (default: the first element, the only key).
     sigma : "median" or float
         Kernel bandwidth of DSE/DSMI (see the module docstring).
     t : int
@@ -97,8 +204,12 @@ class InformationMonitor:
     def __init__(
         self,
         model: nn.Module,
-        layers: Sequence[str] | Mapping[str, str],
+        layers: Sequence[str | type] | Mapping[str, str],
         *,
+        batch_dim: int = 0,
+        reduction: str | tuple[str, int] = "flatten",
+        feature_dim: int | None = None,
+        output: int | str | Any = None,
         sigma: str | float = "median",
         t: int = 1,
         measures: Iterable[str] = MEASURES,
@@ -109,14 +220,18 @@ class InformationMonitor:
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        names = dict(layers) if isinstance(layers, Mapping) else {name: name for name in layers}
         modules = dict(model.named_modules())
+        names = dict(layers) if isinstance(layers, Mapping) else _select_layers(layers, modules)
         missing = [m for m in names.values() if m not in modules]
         if missing:
             known = ", ".join(repr(k) for k in modules if k)
             raise ValueError(f"layers {missing} are not submodules of the model; its submodules are {known}")
         if not names:
             raise ValueError("layers must name at least one submodule")
+        if isinstance(batch_dim, bool) or not isinstance(batch_dim, int):
+            raise TypeError(f"batch_dim must be an integer, got {batch_dim!r}")
+        _check_reduction_option(reduction)
+        self.batch_dim, self.reduction, self.feature_dim, self.output = batch_dim, reduction, feature_dim, output
         try:
             self.measures = resolve_measure_names(measures)
         except ValueError as exc:
@@ -156,9 +271,7 @@ class InformationMonitor:
         for display, name in self.layers.items():
 
             def hook(_mod: nn.Module, _inp: Any, out: Any, display: str = display) -> None:
-                tensor = out[0] if isinstance(out, (tuple, list)) else out
-                if isinstance(tensor, Tensor):
-                    self._captured[display] = tensor.detach()
+                self._captured[display] = _select_output(out, self.output, display)
 
             self._handles.append(modules[name].register_forward_hook(hook))
         return self
@@ -187,20 +300,30 @@ class InformationMonitor:
         was_training = self.model.training
         self.model.eval()
         chunks: dict[str, list[Tensor]] = {k: [] for k in self.layers}
+        bd = self.batch_dim
+        if not -x.ndim <= bd < x.ndim:
+            raise ValueError(f"the probe inputs of shape {tuple(x.shape)} have no dim {bd} (batch_dim)")
+        total = x.shape[bd]
         try:
-            for start in range(0, x.shape[0], batch_size):
+            for start in range(0, total, batch_size):
                 self._captured.clear()
-                self.model(x[start : start + batch_size])
+                self.model(x.narrow(bd, start, min(batch_size, total - start)))
+                n_batch = min(batch_size, total - start)
                 for k in self.layers:
                     if k not in self._captured:
                         raise ValueError(f"layer {self.layers[k]!r} produced no tensor output in the forward pass")
-                    chunks[k].append(self._captured[k].reshape(self._captured[k].shape[0], -1).cpu())
+                    chunks[k].append(self.reduce_output(self._captured[k], n_batch, k).cpu())
         finally:
             self.model.train(was_training)
             self._captured.clear()
             if temporary:
                 self.detach()
         return {k: torch.cat(v).to(torch.float64) for k, v in chunks.items()}
+
+    def reduce_output(self, out: Tensor, n_probes: int, layer: str = "layer") -> Tensor:
+        """One layer's output as ``(n_probes, features)``: the batch at ``batch_dim``, then
+        ``reduction`` ("flatten"; "mean" over positions; ``("token", i)``: position ``i``)."""
+        return reduce_layer_output(out, n_probes, self.batch_dim, self.reduction, self.feature_dim, layer)
 
     # ------------------------------------------------------------------ measurements
     def _clusters_for_inputs(self, x: Tensor) -> Tensor:
@@ -245,11 +368,20 @@ class InformationMonitor:
 
         ``extra`` (e.g. ``accuracy=0.93, run="true labels"``) is copied into each record.
         """
+        n = x.shape[self.batch_dim] if -x.ndim <= self.batch_dim < x.ndim else -1
+        if y is not None and y.reshape(-1).shape[0] != n:
+            hint = [d for d in range(x.ndim) if x.shape[d] == y.reshape(-1).shape[0]]
+            extra_hint = f"; set batch_dim={hint[0]}" if hint else ""
+            raise ValueError(
+                f"y has {y.reshape(-1).shape[0]} labels but the probes x of shape {tuple(x.shape)} hold {n} "
+                f"along batch_dim={self.batch_dim}{extra_hint}"
+            )
         embs = self.embeddings(x)
+        inputs = x.movedim(self.batch_dim, 0) if self.batch_dim % x.ndim else x
         rows = []
         for layer, z in embs.items():
             row: dict[str, Any] = {"epoch": epoch, "layer": layer, **extra}
-            row.update(self.measure_embeddings(z, y, x))
+            row.update(self.measure_embeddings(z, y, inputs))
             rows.append(row)
         self.records.extend(rows)
         return rows

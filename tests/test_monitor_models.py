@@ -1,0 +1,96 @@
+"""The monitor on any model: conv maps, sequences in either layout, tuple/dict outputs, layers by
+glob or type. References: manual flatten / mean / token selection of the captured outputs, and
+the measure of those embeddings computed directly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from infotorch.measures import MeasureContext, get_measure
+from infotorch.monitor import InformationMonitor, reduce_layer_output
+
+G = torch.Generator().manual_seed(0)
+
+
+class TinyCNN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.conv2 = nn.Conv2d(4, 6, 3, padding=1)
+        self.head = nn.Linear(6 * 8 * 8, 3)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.conv2(torch.relu(self.conv1(x)))).flatten(1))
+
+
+def test_conv_reductions_equal_a_manual_flatten_and_mean():
+    torch.manual_seed(0)
+    model = TinyCNN()
+    x = torch.randn(40, 1, 8, 8, generator=G)
+    with torch.no_grad():
+        maps = model.conv2(torch.relu(model.conv1(x)))  # (40, 6, 8, 8)
+    flat = InformationMonitor(model, ["conv2"], measures=["dse"]).embeddings(x)["conv2"]
+    torch.testing.assert_close(flat, maps.reshape(40, -1).double())
+    mean = InformationMonitor(model, ["conv2"], measures=["dse"], reduction="mean").embeddings(x)["conv2"]
+    torch.testing.assert_close(mean, maps.mean((2, 3)).double())
+    # by type: both conv layers, and the measured value equals the measure of those embeddings
+    mon = InformationMonitor(model, [nn.Conv2d], measures=["dse"], reduction="mean")
+    assert list(mon.layers) == ["conv1", "conv2"]
+    row = mon.measure(x, epoch=0)[1]
+    ref = get_measure("dse").compute(MeasureContext(mean))
+    assert row["dse"] == pytest.approx(ref, rel=1e-12)
+
+
+def test_sequence_batch_first_false_and_token_selection():
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=16, batch_first=False, dropout=0.0)
+    model = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
+    x = torch.randn(5, 30, 8, generator=G)  # (S, B, E)
+    y = torch.arange(30) % 3
+    with pytest.raises(ValueError, match=r"y has 30 labels .* set batch_dim=1"):
+        InformationMonitor(model, ["layers.?"], measures=["dse"]).measure(x, y)
+    mon = InformationMonitor(model, ["layers.?"], measures=["dse"], batch_dim=1, reduction=("token", 0))
+    assert list(mon.layers) == ["layers.0", "layers.1"]
+    emb = mon.embeddings(x)
+    model.eval()
+    with torch.no_grad():
+        first = model.layers[0](x)  # (S, B, E)
+    torch.testing.assert_close(emb["layers.0"], first[0].double())
+    mean = InformationMonitor(model, ["layers.0"], measures=["dse"], batch_dim=1, reduction="mean").embeddings(x)
+    torch.testing.assert_close(mean["layers.0"], first.mean(0).double())
+    rows = InformationMonitor(model, ["layers.1"], measures=["dse", "dsmi_zy"], batch_dim=1).measure(x, y, epoch=0)
+    assert set(rows[0]) >= {"dse", "dsmi_zy"}
+
+
+def test_tuple_and_dict_outputs_with_a_selector():
+    class Two(nn.Module):
+        def forward(self, x):
+            return {"a": x * 2, "b": x - 1}
+
+    class Pair(nn.Module):
+        def forward(self, x):
+            return x + 1, x * 3
+
+    model = nn.Sequential(Pair())
+    x = torch.randn(12, 3, generator=G, dtype=torch.float64)
+    second = InformationMonitor(model, ["0"], measures=["dse"], output=1).embeddings(x)["0"]
+    torch.testing.assert_close(second, x * 3)
+    holder = nn.Module()
+    holder.two = Two()
+    wrapped = nn.Sequential()
+    wrapped.add_module("two", Two())
+    with pytest.raises(ValueError, match="choose one with output=KEY"):
+        InformationMonitor(wrapped, ["two"], measures=["dse"]).embeddings(x)
+    got = InformationMonitor(wrapped, ["two"], measures=["dse"], output="b").embeddings(x)["two"]
+    torch.testing.assert_close(got, x - 1)
+
+
+def test_reduce_layer_output_errors_name_the_layer_and_shape():
+    with pytest.raises(ValueError, match=r"'enc' output of shape \(4, 7\)"):
+        reduce_layer_output(torch.zeros(4, 7), 7, 0, layer="enc")
+    with pytest.raises(ValueError, match="reduction must be"):
+        InformationMonitor(nn.Sequential(nn.Linear(2, 2)), ["0"], reduction="max")
+    with pytest.raises(ValueError, match="no submodule name matches"):
+        InformationMonitor(nn.Sequential(nn.Linear(2, 2)), ["enc*"])
