@@ -94,3 +94,28 @@ def test_reduce_layer_output_errors_name_the_layer_and_shape():
         InformationMonitor(nn.Sequential(nn.Linear(2, 2)), ["0"], reduction="max")
     with pytest.raises(ValueError, match="no submodule name matches"):
         InformationMonitor(nn.Sequential(nn.Linear(2, 2)), ["enc*"])
+
+
+def test_noisy_channel_mi_against_closed_forms():
+    import math
+
+    from infotorch.measures import noisy_channel_mutual_information
+
+    # components far apart: T identifies X, I = log N; all equal: I = 0 (to Monte-Carlo error)
+    far = 100.0 * torch.arange(50, dtype=torch.float64).reshape(50, 1)
+    assert float(noisy_channel_mutual_information(far, 1.0)) == pytest.approx(math.log(50), abs=1e-9)
+    same = torch.zeros(50, 3, dtype=torch.float64)
+    assert abs(float(noisy_channel_mutual_information(same, 1.0))) < 0.05
+    # X ~ N(0, 1) per dim, T = X + N(0, 1): I = d/2 log 2 for X over many probes
+    z = torch.randn(3000, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    assert float(noisy_channel_mutual_information(z, 1.0)) == pytest.approx(math.log(2), abs=0.05)
+    # through the monitor: a noisy linear layer, bits
+    model = nn.Sequential(nn.Linear(2, 2))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.eye(2))
+        model[0].bias.zero_()
+    mon = InformationMonitor(model, ["0"], measures=["noisy_mi_zx"], noise_std=1.0)
+    row = mon.measure(z.float(), epoch=0)[0]
+    assert row["noisy_mi_zx"] == pytest.approx(1.0, abs=0.08)  # log2(2) bits
+    with pytest.raises(ValueError, match="noise_std"):
+        InformationMonitor(model, ["0"], measures=["noisy_mi_zx"]).measure(z.float(), epoch=0)

@@ -173,6 +173,9 @@ class InformationMonitor:
         The feature dim for ``"mean"``/``"token"`` (default: channels of a conv map, last otherwise).
     output : int, str or callable, optional
         Which part of a tuple/list/dict output to measure (default: the first element, the only key).
+    noise_std : float, optional
+        For a network with additive Gaussian noise ``T = f(X) + N(0, s² I)``: the ``s`` the
+        ``noisy_mi_zx`` measure needs (Goldfeld et al. 2019).
     sigma : "median" or float
         Kernel bandwidth of DSE/DSMI (see the module docstring).
     t : int
@@ -210,6 +213,7 @@ class InformationMonitor:
         reduction: str | tuple[str, int] = "flatten",
         feature_dim: int | None = None,
         output: int | str | Any = None,
+        noise_std: float | None = None,
         sigma: str | float = "median",
         t: int = 1,
         measures: Iterable[str] = MEASURES,
@@ -232,6 +236,7 @@ class InformationMonitor:
             raise TypeError(f"batch_dim must be an integer, got {batch_dim!r}")
         _check_reduction_option(reduction)
         self.batch_dim, self.reduction, self.feature_dim, self.output = batch_dim, reduction, feature_dim, output
+        self.noise_std = noise_std
         try:
             self.measures = resolve_measure_names(measures)
         except ValueError as exc:
@@ -351,6 +356,7 @@ class InformationMonitor:
             n_clusters=self.n_clusters,
             num_repetitions=self.num_repetitions,
             seed=self.seed,
+            noise_std=self.noise_std,
         )
         if x is not None and any("inputs" in get_measure(m).needs for m in self.measures):
             ctx.input_clusters = self._clusters_for_inputs(x)
