@@ -119,3 +119,68 @@ def test_noisy_channel_mi_against_closed_forms():
     assert row["noisy_mi_zx"] == pytest.approx(1.0, abs=0.08)  # log2(2) bits
     with pytest.raises(ValueError, match="noise_std"):
         InformationMonitor(model, ["0"], measures=["noisy_mi_zx"]).measure(z.float(), epoch=0)
+
+
+def test_lightning_trainer_logs_the_records_through_log_dict(tmp_path):
+    pl = pytest.importorskip("lightning.pytorch")
+    import csv
+
+    from infotorch.callbacks import InformationMonitorCallback
+
+    class Tiny(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+
+        def forward(self, x):
+            return self.net(x)
+
+        def training_step(self, batch, _idx):
+            x, y = batch
+            return nn.functional.cross_entropy(self.net(x), y)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    torch.manual_seed(0)
+    x = torch.randn(64, 4, generator=G)
+    y = torch.arange(64) % 3
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16)
+    cb = InformationMonitorCallback(
+        {"hidden": "net.1"}, (x, y), measures=["dse", "dsmi_zy"], out_dir=str(tmp_path / "out")
+    )
+    logger = pl.loggers.CSVLogger(str(tmp_path), name="run")
+    trainer = pl.Trainer(
+        max_epochs=2,
+        logger=logger,
+        callbacks=[cb],
+        accelerator="cpu",
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
+    trainer.fit(Tiny(), loader)
+    with open(f"{logger.log_dir}/metrics.csv", newline="") as f:
+        logged = [r for r in csv.DictReader(f) if r.get("info/hidden/dse")]
+    assert len(logged) == 2
+    for row, rec in zip(logged, cb.monitor.records, strict=True):
+        assert float(row["info/hidden/dse"]) == pytest.approx(rec["dse"], rel=1e-6)
+        assert float(row["info/hidden/dsmi_zy"]) == pytest.approx(rec["dsmi_zy"], rel=1e-6)
+    assert (tmp_path / "out" / "metrics.csv").exists()
+
+
+def test_a_plain_writer_receives_every_value():
+    class Recorder:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, float, int]] = []
+
+        def add_scalar(self, tag, value, step):
+            self.calls.append((tag, value, step))
+
+    rec = Recorder()
+    model = nn.Sequential(nn.Linear(3, 5), nn.Tanh())
+    mon = InformationMonitor(model, ["1"], measures=["dse"], writer=rec)
+    row = mon.measure(torch.randn(30, 3, generator=G), epoch=4)[0]
+    assert ("info/1/dse", row["dse"], 4) in rec.calls and ("info/1/sigma", row["sigma"], 4) in rec.calls
+    with pytest.raises(TypeError, match="add_scalar"):
+        InformationMonitor(model, ["1"], writer=object())

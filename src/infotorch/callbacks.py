@@ -26,9 +26,10 @@ __all__ = ["InformationMonitorCallback"]
 
 class InformationMonitorCallback(pl.Callback):
     """Measure the named layers on a fixed probe set ``(x, y)`` every ``every_n_epochs`` training
-    epochs, log the values (``info/<layer>/<measure>``), and at the end of fitting write
-    ``metrics.csv``, ``dynamics.png`` and ``information_plane.png`` to ``out_dir`` (if given).
-    Other keyword arguments go to :class:`InformationMonitor`."""
+    epochs and log the values through ``LightningModule.log_dict`` (keys ``info/<layer>/<measure>``),
+    so every logger of the trainer (TensorBoard, CSV, W&B, MLflow) receives them; at the end of
+    fitting write ``metrics.csv``, ``dynamics.png`` and ``information_plane.png`` to ``out_dir``
+    (if given). Other keyword arguments go to :class:`InformationMonitor`."""
 
     def __init__(
         self,
@@ -52,10 +53,14 @@ class InformationMonitorCallback(pl.Callback):
             return
         x, y = self.probe
         rows = self.monitor.measure(x.to(pl_module.device), y, epoch=trainer.current_epoch)
-        for row in rows:
-            for key, value in row.items():
-                if isinstance(value, float):
-                    pl_module.log(f"info/{row['layer']}/{key}", value)
+        values = {
+            f"info/{row['layer']}/{key}": float(value)
+            for row in rows
+            for key, value in row.items()
+            if isinstance(value, float) and key != "epoch"
+        }
+        if values:
+            pl_module.log_dict(values, on_step=False, on_epoch=True)
 
     def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
         if self.monitor is None:

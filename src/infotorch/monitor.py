@@ -173,6 +173,9 @@ class InformationMonitor:
         The feature dim for ``"mean"``/``"token"`` (default: channels of a conv map, last otherwise).
     output : int, str or callable, optional
         Which part of a tuple/list/dict output to measure (default: the first element, the only key).
+    writer : object with ``add_scalar(tag, value, step)``, optional
+        E.g. a :class:`torch.utils.tensorboard.SummaryWriter`: every measured value is written as
+        ``info/<layer>/<measure>`` at step ``epoch``, without Lightning.
     noise_std : float, optional
         For a network with additive Gaussian noise ``T = f(X) + N(0, s² I)``: the ``s`` the
         ``noisy_mi_zx`` measure needs (Goldfeld et al. 2019).
@@ -214,6 +217,7 @@ class InformationMonitor:
         feature_dim: int | None = None,
         output: int | str | Any = None,
         noise_std: float | None = None,
+        writer: Any = None,
         sigma: str | float = "median",
         t: int = 1,
         measures: Iterable[str] = MEASURES,
@@ -237,6 +241,9 @@ class InformationMonitor:
         _check_reduction_option(reduction)
         self.batch_dim, self.reduction, self.feature_dim, self.output = batch_dim, reduction, feature_dim, output
         self.noise_std = noise_std
+        if writer is not None and not callable(getattr(writer, "add_scalar", None)):
+            raise TypeError(f"writer must have an add_scalar(tag, value, step) method, got {type(writer).__name__}")
+        self.writer = writer
         try:
             self.measures = resolve_measure_names(measures)
         except ValueError as exc:
@@ -390,6 +397,11 @@ class InformationMonitor:
             row.update(self.measure_embeddings(z, y, inputs))
             rows.append(row)
         self.records.extend(rows)
+        if self.writer is not None:  # e.g. torch.utils.tensorboard.SummaryWriter
+            for row in rows:
+                for key, value in row.items():
+                    if isinstance(value, float) and key != "epoch":
+                        self.writer.add_scalar(f"info/{row['layer']}/{key}", value, epoch)
         return rows
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
