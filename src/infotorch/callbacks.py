@@ -15,7 +15,7 @@ try:
     import lightning.pytorch as pl
 except ImportError:  # pragma: no cover - depends on the environment
     try:
-        import pytorch_lightning as pl
+        import pytorch_lightning as pl  # type: ignore[no-redef]
     except ImportError:
         raise ImportError("infotorch.callbacks needs Lightning: pip install 'infotorch[lightning]'") from None
 
