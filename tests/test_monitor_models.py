@@ -184,3 +184,28 @@ def test_a_plain_writer_receives_every_value():
     assert ("info/1/dse", row["dse"], 4) in rec.calls and ("info/1/sigma", row["sigma"], 4) in rec.calls
     with pytest.raises(TypeError, match="add_scalar"):
         InformationMonitor(model, ["1"], writer=object())
+
+
+def test_report_page_holds_every_record_and_plot(tmp_path):
+    pytest.importorskip("plotly")
+    import json as _json
+
+    from infotorch import cli
+    from infotorch.monitor import write_records
+
+    records = [
+        {"epoch": e, "layer": layer, "run": "r", "dse": 1.0 + e, "dsmi_zy": 0.1 * e, "dsmi_zx": 0.2 * e}
+        for e in range(3)
+        for layer in ("h1", "h2")
+    ]
+    write_records(records, tmp_path / "m.csv")
+    assert cli.main(["report", str(tmp_path / "m.csv"), "--out", str(tmp_path / "r.html")]) == 0
+    text = (tmp_path / "r.html").read_text()
+    assert '<script src="http' not in text and "plotly" in text.lower()  # self-contained
+    # every record is in the table, and the figure holds one trace per layer and panel
+    assert text.count("<tr>") == len(records) + 1
+    start = text.index("Plotly.newPlot(")
+    data, _ = _json.JSONDecoder().raw_decode(text, text.index("[", start))
+    names = {(d["name"], d.get("xaxis", "x")) for d in data}
+    assert len(data) == 2 * 4 and {n for n, _ in names} == {"h1 (r)", "h2 (r)"}  # dse, dsmi_zy, dsmi_zx, plane
+    assert cli.main(["report", str(tmp_path / "missing.csv")]) == 2

@@ -247,7 +247,7 @@ CORE_MODULES = (
     "spectral",
 )
 
-_LAZY = ("metrics", "monitor", "labs", "cli", "compat", "pruning", "demo", "callbacks")
+_LAZY = ("metrics", "monitor", "labs", "cli", "compat", "pruning", "demo", "callbacks", "report")
 
 
 def __getattr__(name: str) -> Any:

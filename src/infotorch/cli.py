@@ -370,6 +370,16 @@ def _cmd_measure(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    from .report import write_report
+
+    if not os.path.exists(args.records):
+        raise ValueError(f"records: no such file {args.records!r}")
+    path = write_report(args.records, args.out, x_key=args.x, y_key=args.y, title=args.title or args.records)
+    print(path, file=out)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     from .demo import run_demo
 
@@ -485,6 +495,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--no-shuffled", action="store_true", help="skip the shuffled-label run")
     d.set_defaults(func=_cmd_demo)
+
+    rep = sub.add_parser("report", help="a self-contained interactive HTML page of a monitor run's records")
+    rep.add_argument("records", help="metrics.csv or .json written by the monitor or the demo")
+    rep.add_argument("--out", default="report.html", help="the page to write (default report.html)")
+    rep.add_argument("--x", default="dsmi_zx", help="the information plane's x measure (default dsmi_zx)")
+    rep.add_argument("--y", default="dsmi_zy", help="the information plane's y measure (default dsmi_zy)")
+    rep.add_argument("--title", default=None, help="the page title (default: the records file)")
+    rep.set_defaults(func=_cmd_report)
 
     lab = sub.add_parser("lab", help="the two entropy labs (line, sphere): interactive HTML pages and PNGs")
     labs = lab.add_subparsers(dest="lab", metavar="LAB", required=True)
