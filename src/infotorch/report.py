@@ -107,7 +107,7 @@ def write_report(
                 fig.add_trace(
                     go.Scatter(
                         x=[p[0] for p in pts2],
-                        y=[float(p[1]) for p in pts2],
+                        y=[float(p[1]) for p in pts2 if p[1] is not None],
                         mode="lines+markers",
                         name=name,
                         legendgroup=name,
