@@ -56,6 +56,12 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/bench_spectral.py
 	$(BIN)/python benchmarks/bench_spectral.py --approx
 	$(BIN)/python benchmarks/bench_labs.py
+	$(BIN)/python benchmarks/bench_knn.py accuracy
+	$(BIN)/python benchmarks/bench_knn.py speed
+	$(BIN)/python benchmarks/bench_knn.py memory
+	$(BIN)/python benchmarks/bench_counts.py
+	$(BIN)/python benchmarks/bench_variational.py
+	$(BIN)/python benchmarks/bench_monitor.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
