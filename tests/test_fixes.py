@@ -179,13 +179,28 @@ def test_banded_fisher_and_its_banded_solve(window):
             -1, perm.unsqueeze(-2).expand(-1, 14, -1)
         )
         assert float(in_sorted.triu(2).abs().max()) == 0.0
-    # the natural-gradient step solves (F + damping I) dx = grad H, checked by a dense solve
+    # the natural-gradient step solves (F + λI) dx = grad H (λ = damping × mean diagonal), minus its
+    # translation part, checked by a dense solve
     damping = 1e-3
     xx = x.clone().requires_grad_(True)
     (g,) = torch.autograd.grad(it.interpolated_density_entropy(xx, 1e-6, window=window).sum(), xx)
-    expected = x + 0.1 * torch.linalg.solve(dense + damping * torch.eye(14, dtype=D), g.unsqueeze(-1)).squeeze(-1)
+    dense = it.interpolated_density_fisher(x, 1e-6, window=window).dense()
+    lam = damping * torch.diagonal(dense, dim1=-2, dim2=-1).mean(-1)
+    sol = torch.linalg.solve(
+        dense + lam[:, None, None] * torch.eye(14, dtype=D), (g - g.mean(-1, keepdim=True)).unsqueeze(-1)
+    )
+    sol = sol.squeeze(-1)
+    expected = x + 0.1 * (sol - sol.mean(-1, keepdim=True))
     got = it.natural_gradient_step(x, 0.1, damping=damping, fisher="banded", epsilon=1e-6, window=window)
     torch.testing.assert_close(got, expected)
+    # scale-free with the default (relative) epsilon: scaling x scales the step
+    for c in (1e-5, 1.0, 1e4):
+        xs = x * c
+        for kind in ("diagonal", "banded"):
+            stepped = it.natural_gradient_step(xs, 0.1, fisher=kind, window=window)
+            ref = it.natural_gradient_step(x, 0.1, fisher=kind, window=window) * c
+            assert torch.isfinite(stepped).all()
+            torch.testing.assert_close(stepped, ref, rtol=1e-6, atol=1e-9 * c)
 
 
 # ------------------------------------------------------------------ 9: the penalty protocol's majorizer default

@@ -163,9 +163,11 @@ def test_hvp_and_hessian_against_torch_func():
 
 def test_fisher_diag_and_natural_gradient():
     x = torch.randn(2, 15, generator=torch.Generator().manual_seed(8), dtype=D)
-    f = it.interpolated_density_fisher_diag(x)
+    f = it.interpolated_density_fisher_diag(x, epsilon=1e-6)
     assert (f > 0).all()
     torch.testing.assert_close(it.interpolated_density_fisher_diag(3 * x, epsilon=3e-6), f / 9)
+    # the default (relative) epsilon scales with the data by itself
+    torch.testing.assert_close(it.interpolated_density_fisher_diag(3 * x), it.interpolated_density_fisher_diag(x) / 9)
     # the Hessian scales the same way
     h1 = torch.func.hessian(lambda t: naive(t).sum())(x[0])
     h3 = torch.func.hessian(lambda t: naive(t, 3e-6).sum())(3 * x[0])

@@ -377,3 +377,25 @@ def test_cache_with_pickled_objects_is_refused(tmp_path):
 def test_bad_input(call, pattern):
     with pytest.raises(ValueError, match=pattern):
         call()
+
+
+def test_dsmi_inner_subsampling_reseeds_as_dse_dsmi(monkeypatch):
+    # dse-dsmi's inner DSE re-seeds Python's global random with 0 when a block exceeds max_N, and
+    # the next repetition's draws continue from that state; shrink the limit to see it at small N
+    dse_dsmi = pytest.importorskip("dse_dsmi")
+    import dse_dsmi.dse as dse_module
+
+    defaults = list(dse_module.diffusion_spectral_entropy.__defaults__)
+    defaults[2] = 20  # max_N
+    monkeypatch.setattr(dse_module.diffusion_spectral_entropy, "__defaults__", tuple(defaults))
+    monkeypatch.setattr(ours, "_INNER_MAX_N", 20)
+    x = np.random.default_rng(0).normal(size=(90, 4))
+    y = np.repeat(np.arange(3), 30)
+    for reps, seed in ((1, 0), (5, 0), (5, 3)):
+        theirs = dse_dsmi.diffusion_spectral_mutual_information(
+            x, y, gaussian_kernel_sigma=1.0, num_repetitions=reps, random_seed=seed
+        )[0]
+        mine = ours.diffusion_spectral_mutual_information(
+            x, y, gaussian_kernel_sigma=1.0, num_repetitions=reps, random_seed=seed
+        )[0]
+        close(mine, theirs, rel=1e-9)

@@ -129,7 +129,8 @@ def rel_entr(p: Tensor, q: Tensor) -> Tensor:
     log_ratio = torch.where(
         near, torch.log1p((pn - qn) / qn), torch.where(normal, torch.log(pr / qr), torch.log(pl) - torch.log(ql))
     )
-    return torch.where(positive, ps * log_ratio, 0.0)
+    # 0 where p = 0; NaN (as scipy) where p is NaN or negative, never a silent 0
+    return torch.where(positive, ps * log_ratio, torch.where(p == 0, 0.0, math.nan))
 
 
 def safe_logsumexp(x: Tensor, dim: int, keepdim: bool = False) -> Tensor:

@@ -88,6 +88,20 @@ class validation:
         set_default_validate(self._previous)
 
 
+def _truth(t: Tensor) -> bool:
+    """``bool(t)`` for a check; under ``torch.func.vmap`` (where a data-dependent check cannot
+    run) a RuntimeError that says how to switch the checks off."""
+    try:
+        return bool(t)
+    except RuntimeError as exc:
+        if "vmap" in str(exc) or "data-dependent" in str(exc):
+            raise RuntimeError(
+                "infotorch's input checks read the data, which torch.func.vmap cannot; run the call inside "
+                "`with infotorch.validation(False):` (or pass validate=False)"
+            ) from exc
+        raise
+
+
 def resolve_validate(validate: bool | None) -> bool:
     """A function's ``validate=`` argument: ``None`` means the default switch."""
     return _DEFAULT_VALIDATE if validate is None else bool(validate)
@@ -146,10 +160,10 @@ def check_finite(x: Tensor, name: str) -> None:
     x = x.detach()
     if (x.is_floating_point() or x.is_complex()) and x.numel():
         # one reduction in the common case: the max magnitude is finite iff every entry is
-        if bool(torch.isfinite(x.abs().amax())):
+        if _truth(torch.isfinite(x.abs().amax())):
             return
         bad = ~torch.isfinite(x)
-        if bool(bad.any()):
+        if _truth(bad.any()):
             n_nan = int(torch.isnan(x).sum())
             n_inf = int(bad.sum()) - n_nan
             raise ValueError(f"{name} must be finite, got {n_nan} NaN and {n_inf} infinite value(s)")
@@ -212,11 +226,11 @@ def check_logits(z: Tensor, name: str, dim: int | tuple[int, ...]) -> None:
         return
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
     top = z.amax(dim=dims)
-    if bool(torch.isfinite(top).all()):
+    if _truth(torch.isfinite(top).all()):
         return
-    if bool(torch.isnan(z).any()):
+    if _truth(torch.isnan(z).any()):
         raise ValueError(f"{name} must not contain NaN, got {int(torch.isnan(z).sum())} NaN(s)")
-    if bool(torch.isposinf(z).any()):
+    if _truth(torch.isposinf(z).any()):
         raise ValueError(f"{name} must not contain +inf (-inf masks a class; +inf is undefined)")
     raise ValueError(
         f"{name} must have at least one finite entry along {_dims_text(dim)}, got a slice that is all -inf"
@@ -227,7 +241,7 @@ def check_in_unit_interval(x: Tensor, name: str) -> None:
     """Finite values in ``[0, 1]`` (Bernoulli probabilities, soft binary targets)."""
     x = x.detach()
     check_finite(x, name)
-    if x.numel() and bool(((x < 0) | (x > 1)).any()):
+    if x.numel() and _truth(((x < 0) | (x > 1)).any()):
         raise ValueError(f"{name} must lie in [0, 1], got values in [{float(x.min()):.4g}, {float(x.max()):.4g}]")
 
 
@@ -235,7 +249,7 @@ def check_positive(x: Tensor, name: str) -> None:
     """Finite and strictly positive everywhere."""
     x = x.detach()
     check_finite(x, name)
-    if x.numel() and bool((x <= 0).any()):
+    if x.numel() and _truth((x <= 0).any()):
         raise ValueError(f"{name} must be positive, got a minimum of {float(x.min()):.4g}")
 
 

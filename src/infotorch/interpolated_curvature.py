@@ -160,7 +160,7 @@ def _hessian(x: Tensor, epsilon: float, window: int) -> StructuredHessian:
     return StructuredHessian(band, low_rank, coefficients, perm)
 
 
-def interpolated_density_fisher_diag(x: Tensor, epsilon: float = 1e-6, *, window: int = 1) -> Tensor:
+def interpolated_density_fisher_diag(x: Tensor, epsilon: float | None = None, *, window: int = 1) -> Tensor:
     r"""The diagonal Fisher approximation of the entropy's curvature, in the input's order.
 
     :math:`\tilde I_{ii} = \frac{1}{Z^2}\big(d_{i-1}^{-2} + d_i^{-2}\big)`
@@ -202,8 +202,10 @@ class BandedFisher(NamedTuple):
         return m.gather(-1, inv.unsqueeze(-2).expand(-1, n, -1))
 
 
-def interpolated_density_fisher(x: Tensor, epsilon: float = 1e-6, *, window: int = 1) -> BandedFisher:
-    r"""The full banded Fisher metric whose diagonal is :func:`interpolated_density_fisher_diag`.
+def interpolated_density_fisher(x: Tensor, epsilon: float | None = None, *, window: int = 1) -> BandedFisher:
+    r"""The full banded Fisher metric; for ``window = 1`` its diagonal is
+    :func:`interpolated_density_fisher_diag` (for wider windows the two place the m-spacing terms
+    on different points, so they differ).
 
     Each spacing :math:`g` between sorted points :math:`a < b` (the one-sided m-spacings of
     ``window``; the plain gaps for ``window = 1``) with inverse :math:`u_g = 1/(d_g + \epsilon)`
@@ -260,7 +262,9 @@ def _banded_solve(band: Tensor, rhs: Tensor) -> Tensor:
                     acc = acc - lo[:, k + t, i] * lo[:, t, j]
             lo[:, k, i] = acc / lo[:, 0, j]
         diag = band[:, b, i] - (lo[:, 1 : min(b, i) + 1, i] ** 2).sum(-1)
-        lo[:, 0, i] = diag.clamp_min(torch.finfo(band.dtype).tiny).sqrt()
+        if bool((diag <= 0).any()):
+            raise ValueError("the damped Fisher metric is not positive definite at this precision; increase damping")
+        lo[:, 0, i] = diag.sqrt()
     y = torch.zeros_like(rhs)
     for i in range(n):  # forward: L y = rhs
         acc = rhs[:, i].clone()
@@ -281,7 +285,7 @@ def natural_gradient_step(
     lr: float = 0.1,
     *,
     maximize: bool = True,
-    damping: float = 1e-8,
+    damping: float = 1e-3,
     fisher: str = "diagonal",
     **kw: Any,
 ) -> Tensor:
@@ -289,24 +293,33 @@ def natural_gradient_step(
     :math:`x \pm \eta\,(F + \lambda I)^{-1} \nabla H` (``+`` to maximize).
 
     ``fisher="diagonal"``: :func:`interpolated_density_fisher_diag` (a division).
-    ``fisher="banded"``: the full banded metric of :func:`interpolated_density_fisher`, solved by
-    a banded Cholesky factorization in O(n·window²) (a Python loop over the n points; use it for
-    rows of up to a few thousand values). ``damping`` :math:`\lambda` makes the singular
-    (translation-null) metric positive definite. Returns the new values (no autograd graph)."""
+    ``fisher="banded"``: the full banded metric of :func:`interpolated_density_fisher`, solved in
+    float64 by a banded Cholesky factorization in O(n·window²) (a Python loop over the n points;
+    use it for rows of up to a few thousand values). ``damping`` is relative: :math:`\lambda` is
+    ``damping`` (1e-3) times the row's mean Fisher diagonal, so the step does not depend on the
+    data's scale (a Levenberg-style damping: the metric's weakest directions are nearly singular); it makes the translation-null metric positive definite, and the translation component
+    (on which H does not depend) is removed from the step. ``epsilon`` and ``window`` (in ``kw``)
+    are those of the entropy, for the gradient and the metric alike. Returns the new values (no
+    autograd graph)."""
     x = v.ensure_tensor(x, "x")
     v.check_choice(fisher, ("diagonal", "banded"), "fisher")
+    damping = v.check_positive_number(damping, "damping")
     with torch.enable_grad():
         xx = x.detach().requires_grad_(True)
         (g,) = torch.autograd.grad(_entropy_sum(xx, **kw), xx)
-    eps = kw.get("epsilon", 1e-6)
+    eps, window = kw.get("epsilon"), kw.get("window", 1)
     if fisher == "diagonal":
-        step = g / (interpolated_density_fisher_diag(x, eps, window=kw.get("window", 1)) + damping)
+        f = interpolated_density_fisher_diag(x, eps, window=window)
+        step = g / (f + damping * f.mean(-1, keepdim=True))
     else:
-        fm = interpolated_density_fisher(x, eps, window=kw.get("window", 1))
-        band = fm.band.clone()
-        band[:, (band.shape[1] - 1) // 2] += damping
+        fm = interpolated_density_fisher(x, eps, window=window)
+        band = fm.band.to(torch.float64).clone()
+        mid = (band.shape[1] - 1) // 2
+        band[:, mid] += damping * band[:, mid].mean(-1, keepdim=True)
         rows_g = g.reshape(-1, g.shape[-1]).to(band.dtype).gather(-1, fm.perm)
+        rows_g = rows_g - rows_g.mean(-1, keepdim=True)  # H is translation invariant: Σ g = 0
         sol = _banded_solve(band, rows_g)
+        sol = sol - sol.mean(-1, keepdim=True)
         step = torch.zeros_like(sol).scatter(-1, fm.perm, sol).reshape(g.shape).to(g.dtype)
     return (x.detach() + lr * step) if maximize else (x.detach() - lr * step)
 

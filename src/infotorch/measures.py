@@ -96,6 +96,8 @@ class MeasureContext:
     seed: int = 0
     max_n: int | None = None
     noise_std: float | None = None
+    solver: str = "exact"
+    max_block: int | None = 10000
     input_clusters: Tensor | None = None
     cache: dict[str, Any] = field(default_factory=dict)
 
@@ -186,12 +188,36 @@ def register_measure(
         v.check_choice(n, _NEEDS, "needs")
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    taken = name in _REGISTRY or name in _ALIASES
+    aliases = tuple(str(a).strip().lower() for a in aliases)
+    for a in aliases:
+        if not a or not all(ch.islower() or ch.isdigit() or ch == "_" for ch in a):
+            raise ValueError(f"aliases must be lowercase letters, digits and '_', got {a!r}")
+        if a in _REGISTRY and a != name:
+            raise ValueError(f"alias {a!r} is the name of another measure; choose another alias")
+    taken = [k for k in (name, *aliases) if k in _REGISTRY or k in _ALIASES]
     if taken and not overwrite:
-        raise ValueError(f"a measure named {name!r} is already registered; pass overwrite=True to replace it")
-    measure = Measure(name, fn, label, unit, needs, description, tuple(aliases))
+        raise ValueError(
+            f"a measure or alias named {taken[0]!r} is already registered; pass overwrite=True to replace it"
+        )
+    if name in _REGISTRY:  # replacing a measure: its old aliases go with it
+        for a in _REGISTRY[name].aliases:
+            _ALIASES.pop(a, None)
+    for k in (name, *aliases):  # names taken over from other measures' aliases
+        owner = _ALIASES.pop(k, None)
+        if owner is not None and owner != name and owner in _REGISTRY:
+            old = _REGISTRY[owner]
+            _REGISTRY[owner] = Measure(
+                old.name,
+                old.fn,
+                old.label,
+                old.unit,
+                old.needs,
+                old.description,
+                tuple(a for a in old.aliases if a != k),
+            )
+    measure = Measure(name, fn, label, unit, needs, description, aliases)
     _REGISTRY[name] = measure
-    for a in measure.aliases:
+    for a in aliases:
         _ALIASES[a] = name
     return measure
 
@@ -206,7 +232,8 @@ def unregister_measure(name: str) -> None:
 def get_measure(name: str) -> Measure:
     """The measure registered under ``name`` or one of its aliases (case-insensitive)."""
     key = str(name).strip().lower()
-    key = _ALIASES.get(key, key)
+    if key not in _REGISTRY:
+        key = _ALIASES.get(key, key)
     if key not in _REGISTRY:
         raise ValueError(f"unknown measure {name!r}; choose from {', '.join(_REGISTRY)}")
     return _REGISTRY[key]
@@ -231,17 +258,19 @@ def resolve_measure_names(names: Iterable[str]) -> tuple[str, ...]:
 
 
 def _dse(ctx: MeasureContext) -> Tensor:
-    return ctx.kernel(subsampled=True).entropy(ctx.t)
+    return ctx.kernel(subsampled=True).entropy(ctx.t, solver=ctx.solver)
 
 
 def _dsmi_zy(ctx: MeasureContext) -> Tensor:
     assert ctx.labels is not None
-    return ctx.kernel().mutual_information(ctx.labels, ctx.t, num_repetitions=ctx.num_repetitions, seed=ctx.seed)
+    return ctx.kernel().mutual_information(
+        ctx.labels, ctx.t, num_repetitions=ctx.num_repetitions, seed=ctx.seed, max_block=ctx.max_block
+    )
 
 
 def _dsmi_zx(ctx: MeasureContext) -> Tensor:
     return ctx.kernel().mutual_information(
-        ctx.clusters_of_inputs(), ctx.t, num_repetitions=ctx.num_repetitions, seed=ctx.seed
+        ctx.clusters_of_inputs(), ctx.t, num_repetitions=ctx.num_repetitions, seed=ctx.seed, max_block=ctx.max_block
     )
 
 

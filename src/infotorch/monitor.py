@@ -307,15 +307,15 @@ class InformationMonitor:
 
         The hooks live for this pass only (unless :meth:`attach` holds them), so training
         forwards outside a measurement pay nothing and no activations are kept."""
+        bd = self.batch_dim
+        if not -x.ndim <= bd < x.ndim:  # before any hook or mode change
+            raise ValueError(f"the probe inputs of shape {tuple(x.shape)} have no dim {bd} (batch_dim)")
+        total = x.shape[bd]
         temporary = not self._handles
         self.attach()
         was_training = self.model.training
         self.model.eval()
         chunks: dict[str, list[Tensor]] = {k: [] for k in self.layers}
-        bd = self.batch_dim
-        if not -x.ndim <= bd < x.ndim:
-            raise ValueError(f"the probe inputs of shape {tuple(x.shape)} have no dim {bd} (batch_dim)")
-        total = x.shape[bd]
         try:
             for start in range(0, total, batch_size):
                 self._captured.clear()

@@ -274,13 +274,22 @@ class DiffusionKernel:
             return c.spectrum_entropy(eigvalsh(anisotropic_normalize(blk)), t)
 
         def batch_entropy(indices: list[Tensor]) -> list[Tensor]:
-            # equal-size subsets: one batched eigendecomposition instead of one call each
-            idx = torch.stack(indices).to(g.device)  # (B, m)
-            blk = g[idx[:, :, None], idx[:, None, :]]  # (B, m, m)
-            inv_sqrt = blk.sum(-1).rsqrt()
-            ops = blk * inv_sqrt[:, :, None] * inv_sqrt[:, None, :]
-            lam = eigvalsh(ops)
-            return [c.spectrum_entropy(row, t) for row in lam]
+            # equal-size subsets: batched eigendecompositions instead of one call each, in chunks
+            # of at most ~256 MB of blocks (never more than one block when a block is that large)
+            m = int(indices[0].numel())
+            chunk = max(1, (256 * 2**20) // max(1, m * m * g.element_size()))
+            out: list[Tensor] = []
+            for start in range(0, len(indices), chunk):
+                idx = torch.stack(indices[start : start + chunk]).to(g.device)  # (b, m)
+                blk = g[idx[:, :, None], idx[:, None, :]]  # (b, m, m)
+                inv_sqrt = blk.sum(-1).rsqrt()
+                lam = eigvalsh(
+                    blk.mul_(inv_sqrt[:, :, None]).mul_(inv_sqrt[:, None, :])
+                    if not nx.needs_grad(blk)
+                    else blk * inv_sqrt[:, :, None] * inv_sqrt[:, None, :]
+                )
+                out.extend(c.spectrum_entropy(row, t) for row in lam)
+            return out
 
         bits = subset_mutual_information(
             labels,
@@ -350,13 +359,20 @@ def subset_mutual_information(
     values, counts = torch.unique(lab, return_counts=True)
     n_total = int(lab.shape[0])
 
+    # dse-dsmi draws from Python's global `random`: re-seeded with `seed` before each class's
+    # marginal draws, and re-seeded with 0 by every inner subsampling of a block above max_block
+    # (its DSE calls `random.seed(0)`), which the next draws then continue from. One holder plays
+    # that global stream, so the draws are the same, without touching the real global state.
+    stream = {"rng": random.Random()}
+
     def inner(idx: Tensor) -> Tensor:
         if max_block is not None and idx.numel() > max_block:
-            pick = random.Random(0).sample(range(idx.numel()), int(max_block))
+            r0 = random.Random(0)
+            pick = r0.sample(range(idx.numel()), int(max_block))
+            stream["rng"] = r0
             idx = idx[torch.as_tensor(pick)]
         return idx
 
-    shared_rng = random.Random()
     # the plan: which subsets (in dse-dsmi's draw order), then their entropies, then the sum
     plan: list[tuple[int, int, list[int]]] = []  # (count, conditional subset, marginal subsets)
     subsets: list[Tensor] = []
@@ -366,10 +382,11 @@ def subset_mutual_information(
         cond = len(subsets) - 1
         marg = marginal_by_size.get(count) if seed is not None else None
         if marg is None:
-            rng = random.Random(seed) if seed is not None else shared_rng
+            if seed is not None:
+                stream["rng"] = random.Random(seed)
             marg = []
             for _ in range(num_repetitions):
-                subsets.append(inner(torch.as_tensor(rng.sample(range(n_total), k=count))))
+                subsets.append(inner(torch.as_tensor(stream["rng"].sample(range(n_total), k=count))))
                 marg.append(len(subsets) - 1)
             marginal_by_size[count] = marg
         plan.append((count, cond, marg))
