@@ -187,3 +187,41 @@ def test_records_with_nan_write_strict_json(tmp_path):
     write_records([{"epoch": 0, "layer": "a", "dse": math.nan}], tmp_path / "r.json")
     doc = strict_loads(os.fspath(tmp_path / "r.json") and (tmp_path / "r.json").read_text())
     assert doc == [{"epoch": 0, "layer": "a", "dse": None}]
+
+
+@pytest.mark.parametrize(
+    "std_scale, data_scale", [(1e-20, 1e-20), (1e-10, 1e-10), (1e-10, 1.0), (1e20, 1e20), (1e20, 1.0)]
+)
+def test_noise_layer_losses_at_extreme_scales_are_finite(std_scale, data_scale):
+    from infotorch.gaussian import square_mahalanobis_distance
+    from infotorch.noise import sub_batch_mutual_information
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(8, 2, 3, generator=g) * data_scale
+    stds = (torch.ones(8, 2, 3) * std_scale).requires_grad_(True)
+    y = x + stds.detach() * torch.randn(8, 2, 3, generator=g)
+    mask = torch.ones(8, 2, dtype=torch.bool)
+    r = sub_batch_mutual_information(torch.zeros_like(x), stds, mask, x, y)
+    (grad,) = torch.autograd.grad(r.estimate, stds)
+    assert r.estimate.dtype == torch.float32 and torch.isfinite(r.estimate) and torch.isfinite(grad).all()
+    assert torch.isfinite(square_mahalanobis_distance(x, y, stds.detach(), mask)).all()
+    if std_scale == data_scale:  # the estimate is scale invariant: equal to the unit-scale one (float64 reference)
+        ref = sub_batch_mutual_information(
+            torch.zeros_like(x).double() / data_scale,
+            stds.detach().double() / std_scale,
+            mask,
+            x.double() / data_scale,
+            y.double() / data_scale,
+        )
+        assert float(r.estimate) == pytest.approx(float(ref.estimate), rel=1e-4)
+
+
+def test_noise_layer_estimate_beyond_float32_is_a_named_error():
+    from infotorch.noise import sub_batch_mutual_information
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(8, 2, 3, generator=g)
+    stds = torch.full((8, 2, 3), 1e-20)
+    y = x + stds * torch.randn(8, 2, 3, generator=g)
+    with pytest.raises(ValueError, match="exceeds the range of torch.float32"):
+        sub_batch_mutual_information(torch.zeros_like(x), stds, torch.ones(8, 2, dtype=torch.bool), x, y)

@@ -61,6 +61,22 @@ class ComponentLossesDict(TypedDict, total=False):
 # ---------------------------------------------------------------------- helpers
 
 
+_SAFE_RANGE = (1e-6, 1e6)  # float32 powers (σ⁻⁴ in gradients) of values outside this over- or underflow
+
+
+def _range_dtype(dt: torch.dtype, *tensors: Tensor) -> torch.dtype:
+    """``dt``, or float64 when a float32 computation would square values outside its range (stds
+    of 1e-20 or 1e20, data of 1e20): the variances and Mahalanobis terms stay finite there."""
+    if dt != torch.float32:
+        return dt
+    lo, hi = _SAFE_RANGE
+    for t in tensors:
+        a = t.detach().abs()
+        if a.numel() and (float(a.amax()) > hi or float(torch.where(a > 0, a, torch.inf).amin()) < lo):
+            return torch.float64
+    return dt
+
+
 def _feature_mask(mask: Tensor | None, like: Tensor, name: str) -> Tensor:
     """A boolean mask of ``like``'s shape from a ``(..., E)`` or token-level ``(...)`` mask."""
     if mask is None:
@@ -188,6 +204,7 @@ def square_mahalanobis_distance(
     _check_stds(stds)
     m = _feature_mask(mask, stds, "mask")
     dt, out = nx.compute_dtype(x.dtype, y.dtype, stds.dtype), nx.result_dtype(x.dtype, y.dtype, stds.dtype)
+    dt = _range_dtype(dt, stds, x, y)
     var = stds.to(dt).square()
     eps = _relative_epsilon(var, m, safety_factor)
     terms = (x.to(dt) - y.to(dt)).square() / (var + eps)
@@ -279,6 +296,7 @@ def _prepare(
     _check_stds(stds)
     dtypes = (clean.dtype, transformed.dtype, means.dtype, stds.dtype)
     dt, out = nx.compute_dtype(*dtypes), nx.result_dtype(*dtypes)
+    dt = _range_dtype(dt, stds, clean, transformed, means)
     feat = _feature_mask(mask, transformed, "mask")
     if component_mask is not None:
         comp_mask = _feature_mask(component_mask, stds, "component_mask")
@@ -470,6 +488,7 @@ def sub_batch_mutual_information(
         v.check_finite(t, name)
     dtypes = tuple(t.dtype for t in tensors.values())
     dt, out = nx.compute_dtype(*dtypes), nx.result_dtype(*dtypes)
+    dt = _range_dtype(dt, *tensors.values())
     mu, x, y = means.to(dt), clean_embeddings.to(dt), noisy_embeddings.to(dt)
     full_mask = torch.cat([mask_a, mask_b])
     var = stds.to(dt).square()
@@ -508,6 +527,11 @@ def sub_batch_mutual_information(
         "mutual_information_loss": mi.to(out),
         "std_log_loss": gaussian_entropy_log_loss(stds, full_mask),
     }
+    if out != mi.dtype and bool(torch.isfinite(mi.detach())) and abs(float(mi.detach())) > torch.finfo(out).max:
+        raise ValueError(
+            f"the estimate ({float(mi.detach()):.3g} nats) exceeds the range of {out}: stds (smallest "
+            f"{float(stds.detach().abs().amin()):.3g}) are negligible against the data's spread; pass float64 inputs"
+        )
     estimate = mi.to(out)
     if not bounds:
         return SubBatchMutualInformation(estimate, estimate, None, losses)
