@@ -225,3 +225,39 @@ def test_noise_layer_estimate_beyond_float32_is_a_named_error():
     y = x + stds * torch.randn(8, 2, 3, generator=g)
     with pytest.raises(ValueError, match="exceeds the range of torch.float32"):
         sub_batch_mutual_information(torch.zeros_like(x), stds, torch.ones(8, 2, dtype=torch.bool), x, y)
+
+
+def test_more_library_edges_named_or_exact():
+    x = torch.randn(20, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    with pytest.raises(ValueError, match="window must be a positive integer"):
+        it.interpolated_density_entropy(torch.randn(10), window=math.inf)
+    # fewer than two values: H is constant, its curvature exactly 0
+    assert torch.equal(it.interpolated_density_entropy_hessian(torch.randn(1)), torch.zeros(1, 1))
+    assert it.interpolated_density_entropy_hessian(torch.randn(0)).shape == (0, 0)
+    assert torch.equal(it.interpolated_density_fisher_diag(torch.randn(1)), torch.zeros(1))
+    assert it.interpolated_density_entropy_hvp(torch.randn(3, 0), torch.randn(3, 0)).shape == (3, 0)
+    # huge and tiny (but representable) scales give the finite, scale-free answer
+    ref = it.diffusion_spectral_entropy(x, 1.0)
+    assert float(it.diffusion_spectral_entropy(x * 1e200, 1e200)) == pytest.approx(float(ref), rel=1e-9)
+    assert float(it.diffusion_spectral_entropy(x * 1e-200)) == pytest.approx(
+        float(it.diffusion_spectral_entropy(x)), rel=1e-9
+    )
+    assert torch.isfinite(it.matrix_renyi_entropy(x, alpha=1e6))
+
+
+def test_streaming_metrics_refuse_changing_or_empty_input():
+    pytest.importorskip("torchmetrics")
+    from infotorch.metrics import DiffusionSpectralEntropy, DiffusionSpectralMutualInformation
+
+    m = DiffusionSpectralEntropy()
+    m.update(torch.randn(10, 3))
+    with pytest.raises(ValueError, match="feature width"):
+        m.update(torch.randn(10, 4))
+    with pytest.raises(ValueError, match="batch of embeddings"):
+        DiffusionSpectralEntropy().update(torch.tensor(1.0))
+    empty = DiffusionSpectralEntropy()
+    empty.update(torch.randn(0, 3))
+    with pytest.raises(ValueError, match="before any update"):
+        empty.compute()
+    with pytest.raises(ValueError, match="needs the references y"):
+        DiffusionSpectralMutualInformation().update(torch.randn(10, 3), None)

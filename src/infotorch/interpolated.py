@@ -870,7 +870,13 @@ def _interpolated(
     """
     if interpolation not in _INTERPOLATIONS:
         raise ValueError(f"interpolation must be one of {_INTERPOLATIONS}, got {interpolation!r}")
-    if isinstance(window, bool) or int(window) != window or int(window) < 1:
+    if (
+        isinstance(window, bool)
+        or not isinstance(window, (int, float))
+        or not math.isfinite(window)
+        or int(window) != window
+        or int(window) < 1
+    ):
         raise ValueError(f"window must be a positive integer, got {window!r}")
     window = int(window)
     validate = v.resolve_validate(validate)

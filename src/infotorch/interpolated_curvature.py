@@ -45,6 +45,8 @@ def interpolated_density_entropy_hvp(x: Tensor, vec: Tensor, **kw: Any) -> Tenso
     x = v.ensure_tensor(x, "x")
     vec = v.ensure_tensor(vec, "v")
     v.check_same_shape(x, vec, "x", "v")
+    if x.ndim == 0 or x.shape[-1] < 2:  # fewer than two values: H is constant, its Hessian 0
+        return torch.zeros_like(vec)
     with torch.enable_grad():
         xx = x.detach().requires_grad_(True)
         (g,) = torch.autograd.grad(_entropy_sum(xx, **kw), xx, create_graph=True)
@@ -123,7 +125,9 @@ def interpolated_density_entropy_hessian(
         )
         return _hessian(x, epsilon, window)
     rows_shape = v.ensure_tensor(x, "x").shape
-    n = rows_shape[-1]
+    n = rows_shape[-1] if len(rows_shape) else 0
+    if len(rows_shape) and n < 2:  # fewer than two values: H is constant
+        return torch.zeros(*rows_shape, n, dtype=x.dtype, device=x.device)
     return _hessian(x, epsilon, window).dense().reshape(*rows_shape[:-1], n, n).to(x.dtype)
 
 
@@ -166,8 +170,10 @@ def interpolated_density_fisher_diag(x: Tensor, epsilon: float | None = None, *,
     :math:`\tilde I_{ii} = \frac{1}{Z^2}\big(d_{i-1}^{-2} + d_i^{-2}\big)`
     (one term at the ends), with :math:`Z` computed from the unscaled weights (τ cancels), in the
     input's order. Positive, O(n); it scales as :math:`1/c^2` when the values are scaled by
-    :math:`c`, as the Hessian does."""
+    :math:`c`, as the Hessian does. Rows of fewer than two values give 0."""
     rows, eps, out, batch = _prepare(x, epsilon, False, False)
+    if rows.shape[-1] < 2:
+        return torch.zeros_like(rows).reshape(*batch, -1).to(out)
     s, perm = torch.sort(rows.detach(), -1)
     inv_plus, inv_minus, _, _ = _inverse_spacings(s, eps, int(window))
     w = _point_weights(inv_plus, inv_minus)

@@ -100,7 +100,24 @@ class _ReservoirMetric(Metric):
         return cast(list[Tensor], getattr(self, name))
 
     def _reservoir_update(self, z: Tensor, y: Tensor | None) -> None:
+        if not isinstance(z, Tensor) or z.ndim == 0:
+            raise ValueError(f"z must be a batch of embeddings (N, ...), got {z!r:.60}")
+        if self._paired and y is None:
+            raise ValueError(f"{type(self).__name__}.update() needs the references y beside z")
+        if z.shape[0] == 0:  # an empty batch adds nothing
+            return
         z = z.detach().reshape(z.shape[0], -1)
+        held_list = self._list("z")
+        if held_list and held_list[0].shape[1] != z.shape[1]:
+            raise ValueError(
+                f"z must keep its feature width across updates: {held_list[0].shape[1]} before, {z.shape[1]} now"
+            )
+        if (
+            y is not None
+            and self._list("y")
+            and self._list("y")[0].shape[1:] != y.detach().reshape(y.shape[0], -1).shape[1:]
+        ):
+            raise ValueError("y must keep its shape across updates")
         if y is not None:
             y = y.detach().reshape(y.shape[0], -1)
             if y.shape[0] != z.shape[0]:

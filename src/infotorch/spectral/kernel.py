@@ -176,10 +176,22 @@ class DiffusionKernel:
         distance of the first ``max_median_points`` points (from the same distance matrix)."""
         sigma = check_sigma(sigma)
         pts = as_points(x, "x", dtype)
+        # DSE(x, σ) = DSE(x/c, σ/c): points so large or small that their squares would leave the
+        # dtype's range are measured in units of their largest coordinate
+        limit = torch.finfo(pts.dtype).max ** 0.25
+        c = float((pts - pts.mean(0, keepdim=True)).detach().abs().amax())
+        if c > limit or 0 < c < 1.0 / limit:
+            pts = pts / c
+            sigma = sigma if sigma == "median" else float(sigma) / c
+        else:
+            c = 1.0
         d2 = squared_distances(pts)
         if sigma == "median":
             k = min(max_median_points, d2.shape[0])
             sigma = median_distance_of(d2[:k, :k].detach())
+            reported = sigma * c
+        else:
+            reported = float(sigma) * c
         two_var = 2.0 * float(sigma) * float(sigma)  # inf for huge sigma (an all-ones kernel), never an error
         if two_var < torch.finfo(pts.dtype).tiny:
             raise ValueError(
@@ -188,7 +200,7 @@ class DiffusionKernel:
             )
         scale = -1.0 / two_var
         g = torch.exp(d2 * scale) if nx.needs_grad(d2) else d2.mul_(scale).exp_()
-        return cls(g, float(sigma))
+        return cls(g, reported)
 
     # ------------------------------------------------------------------ structure
     @property

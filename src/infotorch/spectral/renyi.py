@@ -97,8 +97,9 @@ def _entropy_of_gram(a_mat: Tensor, alpha: float, log_base: float) -> Tensor:
         k2 = m2 - m1 * m1
         k3 = m3 - 3 * m1 * m2 + 2 * m1**3
         return -(m1 + k2 * delta / 2 + k3 * delta * delta / 6) / log_base
-    powered = torch.where(positive, torch.exp(alpha * log_lam), torch.zeros((), dtype=lam.dtype, device=lam.device))
-    return torch.log(powered.sum()) / (1.0 - alpha) / log_base
+    # log Σ λ^α in log space (logsumexp of α log λ): no power underflows for large α
+    scaled = torch.where(positive, alpha * log_lam, -torch.inf)
+    return torch.logsumexp(scaled, dim=-1) / (1.0 - alpha) / log_base
 
 
 def matrix_renyi_entropy(
