@@ -165,3 +165,15 @@ def test_batched_subsets_equal_one_by_one_and_threads_are_restored():
     with pytest.raises(RuntimeError), small_problem_threads(1):
         raise RuntimeError("restored even on error")
     assert torch.get_num_threads() == before
+
+
+def test_points_solvers_that_never_form_the_kernel():
+    from infotorch.spectral import choose_solver
+
+    assert choose_solver(8000) == "exact" and choose_solver(8001) == "matrix-free"
+    x = torch.randn(600, 16, generator=torch.Generator().manual_seed(5), dtype=D)
+    exact = float(diffusion_spectral_entropy(x, 4.0, solver="exact"))
+    assert float(diffusion_spectral_entropy(x, 4.0, solver="matrix-free")) == pytest.approx(exact, rel=1e-2)
+    assert float(diffusion_spectral_entropy(x, 4.0, solver="nystrom")) == pytest.approx(exact, rel=2e-2)
+    with pytest.raises(ValueError, match="computes none"):
+        diffusion_spectral_entropy(x, 4.0, solver="nystrom", cache="/tmp/never.npz")

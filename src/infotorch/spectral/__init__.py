@@ -7,9 +7,16 @@ family. dse-dsmi's own signatures are in :mod:`infotorch.compat.dse_dsmi`. See
 from . import cache as cache
 from . import eigen as eigen
 from . import graphs as graphs
-from .entropy import adjacency_spectral_entropy, binned_shannon_entropy, diffusion_spectral_entropy, spectrum_entropy
+from .entropy import (
+    adjacency_spectral_entropy,
+    binned_shannon_entropy,
+    choose_solver,
+    diffusion_spectral_entropy,
+    spectrum_entropy,
+)
 from .graphs import median_distance
 from .kernel import DiffusionKernel, small_problem_threads, subset_mutual_information
+from .matrix_free import MatrixFreeDiffusionOperator, ScaleResult, matrix_free_entropy, nystrom_entropy
 from .mutual_information import (
     adjacency_spectral_mutual_information,
     cluster_references,
@@ -24,17 +31,22 @@ from .renyi import (
 
 __all__ = [
     "DiffusionKernel",
+    "MatrixFreeDiffusionOperator",
+    "ScaleResult",
     "adjacency_spectral_entropy",
     "adjacency_spectral_mutual_information",
     "binned_shannon_entropy",
+    "choose_solver",
     "cluster_references",
     "diffusion_spectral_entropy",
     "diffusion_spectral_mutual_information",
+    "matrix_free_entropy",
     "matrix_renyi_entropy",
     "matrix_renyi_joint_entropy",
     "matrix_renyi_mutual_information",
     "median_distance",
     "normalized_gram",
+    "nystrom_entropy",
     "small_problem_threads",
     "spectrum_entropy",
     "subset_mutual_information",

@@ -1,0 +1,462 @@
+r"""Diffusion spectral entropy without an ``N × N`` matrix.
+
+Two solvers for point clouds past what a dense kernel affords (``N`` of 10^4 to 10^6):
+
+* :class:`MatrixFreeDiffusionOperator`: the symmetric diffusion operator
+  :math:`K = D^{-1/2} G D^{-1/2}` of the Gaussian kernel
+  :math:`G_{ij} = \exp(-\|x_i - x_j\|^2 / 2\sigma^2)`, applied to a block of vectors by forming
+  ``block`` rows of :math:`G` at a time from the points (memory ``O(block × N)``; the degrees
+  :math:`G\mathbf 1` are accumulated in float64 in one pass at construction). It has ``shape``,
+  ``dtype``, ``device`` and ``@``, so :func:`infotorch.spectral.eigen.deflated_lanczos_spectrum`
+  runs on it unchanged: :func:`matrix_free_entropy` is the dense ``"lanczos"`` solver of
+  :class:`~infotorch.spectral.DiffusionKernel` draw for draw (the same seed gives the same
+  probes, the same nodes and the same value up to round-off), without the matrix. Cost: every
+  product is one pass over all ``N²`` pairs (``N² D`` multiply-adds for the distances, the
+  exponentials, ``N² w`` for a block of ``w`` vectors); a run is ``steps + 5`` passes.
+* :func:`nystrom_entropy`: an approximate kernel from ``m`` random landmarks,
+  :math:`G \approx C W^{+} C^\top + \Delta` (``C`` the ``N × m`` kernel block, ``W`` the landmarks'
+  ``m × m`` block, :math:`\Delta` the diagonal that restores :math:`G_{ii} = 1`), whose
+  normalized spectrum is computed by deflated SLQ on the ``N × m`` factor: ``O(N m D + N m^2)``
+  time, ``O(N m)`` memory, no ``N²`` term at all. The diagonal correction matters: a rank-``m``
+  kernel has ``N - m`` zero eigenvalues, while a Gaussian kernel in many dimensions has a flat tail
+  of ``N`` eigenvalues that carries most of the entropy; the error measured against the exact
+  entropy is in ``benchmarks/spectral_scale_results.md``.
+
+``sigma="median"`` is the median pairwise distance of the first ``max_median_points`` points
+(1000 by default), the rule of :meth:`DiffusionKernel.from_points`, so both paths see the same
+kernel.
+
+References
+----------
+.. [1] S. Ubaru, J. Chen, Y. Saad, "Fast estimation of tr(f(A)) via stochastic Lanczos
+       quadrature", SIAM J. Matrix Anal. Appl. 38(4), 2017. https://doi.org/10.1137/16M1104974
+.. [2] C. Williams, M. Seeger, "Using the Nyström method to speed up kernel machines", NIPS 2000.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .. import _numerics as nx
+from .. import _validation as v
+from . import eigen
+from .graphs import median_distance_of, squared_distances
+from .kernel import _check_time, as_points, check_sigma
+
+__all__ = [
+    "DEFAULT_MEMORY_BUDGET",
+    "MatrixFreeDiffusionOperator",
+    "ScaleResult",
+    "block_rows",
+    "matrix_free_entropy",
+    "median_sigma",
+    "nystrom_entropy",
+]
+
+#: Bytes the kernel rows of one block may take (the ``block`` of ``memory_budget=None``).
+DEFAULT_MEMORY_BUDGET = 256 * 2**20
+
+_LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class ScaleResult:
+    """A DSE value and how it was computed.
+
+    ``value``: the entropy (0-d tensor, in the unit of ``base``); ``solver``: ``"matrix-free"`` or
+    ``"nystrom"``; ``sigma``: the bandwidth used; ``n``: the number of points; ``products``: passes
+    over the kernel (matrix-free) or products with the ``N × m`` factor (Nyström); ``seconds``:
+    wall time; ``details``: the solver's parameters (block, steps, probes, top, landmarks, ...).
+    """
+
+    value: Tensor
+    solver: str
+    sigma: float
+    n: int
+    products: int
+    seconds: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def block_rows(n: int, memory_budget: int, element_size: int, width: int = 1) -> int:
+    """Rows of ``G`` per block so that one block (``rows × n`` kernel entries, its float64 degree
+    sums when accumulating, and ``rows × width`` outputs) fits in ``memory_budget`` bytes; at
+    least 1, at most ``n``."""
+    per_row = element_size * (2 * n + width)
+    return max(1, min(n, int(memory_budget) // max(1, per_row)))
+
+
+def median_sigma(x: Tensor, max_points: int = 1000) -> float:
+    """The ``sigma="median"`` bandwidth: the median pairwise distance of the first ``max_points``
+    rows of ``x`` (``O(max_points²)`` memory; 1.0 when every distance is 0), the rule of
+    :meth:`DiffusionKernel.from_points`."""
+    k = min(_positive_int(max_points, "max_median_points"), x.shape[0])
+    return median_distance_of(squared_distances(x[:k].detach()))
+
+
+def _resolve_sigma(pts: Tensor, sigma: Any, max_median_points: int) -> float:
+    sig = check_sigma(sigma)
+    value = median_sigma(pts, max_median_points) if sig == "median" else float(sig)
+    if 2.0 * value * value < torch.finfo(pts.dtype).tiny:
+        raise ValueError(
+            f"sigma must be at least {math.sqrt(torch.finfo(pts.dtype).tiny):.3g} to form a kernel in {pts.dtype}, "
+            f"got {sigma!r}"
+        )
+    return value
+
+
+class _Progress:
+    """A one-line progress report on stderr (``enabled=False``: silent)."""
+
+    def __init__(self, enabled: bool, label: str) -> None:
+        self.enabled, self.label, self.start = bool(enabled), label, time.perf_counter()
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        if self.enabled:
+            of = f"/{total}" if total else ""
+            sys.stderr.write(f"\r{self.label}: pass {done}{of}, {time.perf_counter() - self.start:.1f} s")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+class MatrixFreeDiffusionOperator:
+    r"""The symmetric diffusion operator :math:`K = D^{-1/2} G D^{-1/2}` of points ``x`` (N, D),
+    never formed: ``op @ V`` computes :math:`KV` for ``V`` of shape ``(N,)`` or ``(N, w)`` from
+    ``block`` rows of :math:`G` at a time.
+
+    ``sigma``: a positive number or ``"median"`` (see :func:`median_sigma`). ``block``: rows per
+    block; ``None`` chooses it from ``memory_budget`` bytes (:func:`block_rows`). ``dtype``: the
+    compute dtype (default: the input's, half → float32); the degrees are accumulated in float64
+    whatever the dtype. Works on any device (the points' device). The squared distances are those
+    of :func:`~infotorch.spectral.graphs.squared_distances` (centred points, clipped at 0, an
+    exact 0 diagonal), so in float64 products agree with the dense operator to round-off.
+
+    ``passes`` counts the passes over the kernel (the degrees' included); ``max_block_elements``
+    is the largest kernel block formed (``block × N``). Not differentiable (no autograd graph is
+    kept across blocks).
+    """
+
+    def __init__(
+        self,
+        x: Tensor,
+        sigma: float | str = "median",
+        *,
+        block: int | None = None,
+        memory_budget: int | None = None,
+        dtype: torch.dtype | None = None,
+        max_median_points: int = 1000,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        pts = as_points(x, "x", dtype).detach()
+        self.sigma = _resolve_sigma(pts, sigma, max_median_points)
+        n = int(pts.shape[0])
+        if block is None:
+            budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else _positive_int(memory_budget, "memory_budget")
+            block = block_rows(n, budget, pts.element_size())
+        self.block = min(_positive_int(block, "block"), n)
+        self._x = pts - pts.mean(dim=0, keepdim=True)
+        self._sq = (self._x * self._x).sum(dim=1)
+        self._scale = -1.0 / (2.0 * self.sigma * self.sigma)
+        self._cutoff = 0.5 * math.log(torch.finfo(pts.dtype).tiny)
+        self._floor = 2.0 * math.exp(self._cutoff)
+        self.passes = 0
+        self.max_block_elements = 0
+        self._progress = progress
+        degrees = torch.zeros(n, dtype=torch.float64, device=pts.device)
+        for start, g in self._blocks():
+            degrees[start : start + g.shape[0]] = g.sum(dim=1, dtype=torch.float64)
+        self.degrees = degrees
+        self._inv_sqrt = degrees.rsqrt().to(pts.dtype)
+
+    # the attributes eigen.deflated_lanczos_spectrum reads from its matrix
+    @property
+    def n(self) -> int:
+        return int(self._x.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n, self.n)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._x.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self._x.device
+
+    def kernel_rows(self, start: int, stop: int) -> Tensor:
+        """Rows ``start:stop`` of the Gaussian affinities :math:`G` (a fresh ``(stop-start, N)`` tensor)."""
+        xb = self._x[start:stop]
+        g = xb @ self._x.T
+        g.mul_(-2.0).add_(self._sq[start:stop, None]).add_(self._sq[None, :]).clamp_(min=0.0)
+        rows = torch.arange(g.shape[0], device=g.device)
+        g[rows, rows + start] = 0.0
+        self.max_block_elements = max(self.max_block_elements, g.numel())
+        # affinities below sqrt(tiny) (1e-154 in float64, 1e-19 in float32) are set to 0: their
+        # subnormal exponentials and products slow CPU arithmetic 10-20x (separated clusters)
+        g.mul_(self._scale).clamp_(min=self._cutoff).exp_()
+        return torch.nn.functional.threshold(g, self._floor, 0.0, inplace=True)
+
+    def _blocks(self) -> Any:
+        for start in range(0, self.n, self.block):
+            yield start, self.kernel_rows(start, min(start + self.block, self.n))
+        self.passes += 1
+        if self._progress is not None:
+            self._progress(self.passes)
+
+    def affinity_matmul(self, v: Tensor) -> Tensor:
+        """:math:`G V` for ``V`` of shape ``(N,)`` or ``(N, w)`` (one pass over the kernel)."""
+        vec = v.ndim == 1
+        u = v.reshape(self.n, -1).to(self.dtype)
+        out = torch.empty_like(u)
+        for start, g in self._blocks():
+            torch.matmul(g, u, out=out[start : start + g.shape[0]])
+        return out.reshape(-1) if vec else out
+
+    def matmul(self, v: Tensor) -> Tensor:
+        """:math:`K V = D^{-1/2} G D^{-1/2} V` for ``V`` of shape ``(N,)`` or ``(N, w)``."""
+        if v.shape[0] != self.n or v.ndim not in (1, 2):
+            raise ValueError(f"v must have shape ({self.n},) or ({self.n}, w), got {tuple(v.shape)}")
+        vec = v.ndim == 1
+        u = v.reshape(self.n, -1).to(self.dtype) * self._inv_sqrt[:, None]
+        out = self.affinity_matmul(u).mul_(self._inv_sqrt[:, None])
+        return out.reshape(-1) if vec else out
+
+    __matmul__ = matmul
+
+    def trace(self) -> float:
+        """:math:`\\mathrm{tr}\\,K = \\sum_i 1/d_i` (no pass needed)."""
+        return float(self.degrees.reciprocal().sum())
+
+
+def _slq_entropy_bits(nodes: Tensor, weights: Tensor, n: int, t: float) -> Tensor:
+    r"""DSE in bits from SLQ nodes and weights of :math:`K`:
+    :math:`H = \log M - \frac{1}{M}\,n\sum_j w_j m_j \log m_j`, :math:`m_j = |\theta_j|^t`,
+    :math:`M = n\sum_j w_j m_j \approx \mathrm{tr}|K|^t`."""
+    nodes, weights = nodes.to(torch.float64), weights.to(torch.float64)
+    if t == 0:
+        return torch.tensor(math.log2(n), dtype=torch.float64, device=nodes.device)
+    mag = nodes.abs() ** t
+    mass = n * (weights * mag).sum()
+    mlogm = n * (weights * nx.xlogy(mag, mag)).sum()
+    return (mass.log() - mlogm / mass) / _LN2
+
+
+def matrix_free_entropy(
+    x: Tensor,
+    sigma: float | str = "median",
+    t: float = 1,
+    *,
+    steps: int = 80,
+    probes: int = 16,
+    top: int = 100,
+    power_iters: int = 2,
+    seed: int = 0,
+    block: int | None = None,
+    memory_budget: int | None = None,
+    base: float | str = 2,
+    dtype: torch.dtype | None = None,
+    max_median_points: int = 1000,
+    progress: bool = False,
+) -> ScaleResult:
+    r"""DSE of the points ``x`` (N, D) by deflated stochastic Lanczos quadrature on the
+    matrix-free operator (:class:`MatrixFreeDiffusionOperator`), never an ``N × N`` matrix.
+
+    :func:`~infotorch.spectral.eigen.deflated_lanczos_spectrum` (the ``top`` leading
+    eigenvalues from a randomized range finder with ``power_iters`` power steps, then
+    ``steps`` Lanczos steps on ``probes`` Rademacher probes at once on the deflated operator)
+    with a generator seeded by ``seed``: with the defaults it is the dense ``solver="lanczos"`` of
+    :meth:`DiffusionKernel.entropy` draw for draw. Cost: ``steps + power_iters + 3`` passes over
+    the ``N²`` pairs; memory ``O(block × N + N × probes × steps + N × top)``.
+    Error (measured, ``benchmarks/spectral_scale_results.md``, D = 256): with the defaults that of
+    the dense Lanczos solver (1.4e-2 / 3.8e-3 bits on Gaussian / manifold data at N = 4000); with
+    ``steps=30, probes=64, top=200`` 1e-3 to 5e-3 bits at N = 4000-8000 (relative 1e-4 to 1e-3).
+    ``progress=True`` prints the passes on stderr. Returns a :class:`ScaleResult`
+    (``solver="matrix-free"``).
+    """
+    t = _check_time(t)
+    steps, probes = _positive_int(steps, "steps"), _positive_int(probes, "probes")
+    top, power_iters = _positive_int(top, "top"), int(power_iters)
+    if power_iters < 0:
+        raise ValueError(f"power_iters must be a non-negative integer, got {power_iters!r}")
+    log_base = v.check_base(base)
+    begin = time.perf_counter()
+    bar = _Progress(progress, "matrix-free DSE")
+    total = steps + power_iters + 3
+    op = MatrixFreeDiffusionOperator(
+        x,
+        sigma,
+        block=block,
+        memory_budget=memory_budget,
+        dtype=dtype,
+        max_median_points=max_median_points,
+        progress=lambda k: bar(k, total),
+    )
+    gen = torch.Generator().manual_seed(int(seed))
+    nodes, weights = eigen.deflated_lanczos_spectrum(
+        op,  # type: ignore[arg-type]  # duck-typed: shape, dtype, device and @
+        top=top,
+        power_iters=power_iters,
+        steps=steps,
+        probes=probes,
+        generator=gen,
+    )
+    bar.close()
+    bits = _slq_entropy_bits(nodes, weights, op.n, t)
+    value = nx.bits_to(bits, log_base).to(_result_dtype(x))
+    details = {"block": op.block, "steps": steps, "probes": probes, "top": top, "power_iters": power_iters}
+    return ScaleResult(value, "matrix-free", op.sigma, op.n, op.passes, time.perf_counter() - begin, details)
+
+
+def _result_dtype(x: Any) -> torch.dtype:
+    return x.dtype if isinstance(x, Tensor) and x.is_floating_point() else torch.get_default_dtype()
+
+
+class _LowRankPlusDiagonal:
+    """``B Bᵀ + diag(δ)`` for ``B`` (N, k): the operator :func:`deflated_lanczos_spectrum` runs on."""
+
+    def __init__(self, b: Tensor, diag: Tensor) -> None:
+        self.b, self.diag, self.products = b, diag, 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        n = int(self.b.shape[0])
+        return (n, n)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.b.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.b.device
+
+    def __matmul__(self, v: Tensor) -> Tensor:
+        self.products += 1
+        u = v.reshape(v.shape[0], -1)
+        out = self.b @ (self.b.T @ u) + self.diag[:, None] * u
+        return out.reshape(v.shape)
+
+
+CORRECTIONS = ("diagonal", "none")
+
+
+def nystrom_entropy(
+    x: Tensor,
+    sigma: float | str = "median",
+    t: float = 1,
+    *,
+    landmarks: int = 2000,
+    correction: str = "diagonal",
+    seed: int = 0,
+    steps: int = 60,
+    probes: int = 32,
+    top: int = 100,
+    rcond: float = 1e-10,
+    base: float | str = 2,
+    dtype: torch.dtype | None = None,
+    max_median_points: int = 1000,
+) -> ScaleResult:
+    r"""Approximate DSE of the points ``x`` (N, D) from a Nyström kernel with ``landmarks``
+    random landmarks (drawn with ``torch.randperm`` seeded by ``seed``).
+
+    :math:`\hat G = F F^\top + \Delta` with :math:`F = C\,W^{+1/2}` (``C`` the kernel between all
+    points and the landmarks, ``W`` the landmarks' block, eigenvalues below ``rcond`` times the
+    largest dropped) and, for ``correction="diagonal"``, :math:`\Delta = \mathrm{diag}(1 -
+    \|F_i\|^2)_+` (the part of :math:`G_{ii} = 1` the low-rank kernel misses; the Nyström residual
+    :math:`G - FF^\top` is positive semi-definite and, for a Gaussian kernel in many dimensions,
+    close to a multiple of the identity). Degrees :math:`\hat d = \hat G\mathbf 1`; the spectrum
+    of :math:`\hat D^{-1/2}\hat G\hat D^{-1/2} = BB^\top + \mathrm{diag}(\delta)` by deflated SLQ
+    (``top``, ``steps``, ``probes``, each product ``O(N m)``), or exactly from the ``m × m``
+    matrix :math:`B^\top B` for ``correction="none"`` (the other eigenvalues are 0).
+    Computed in float64 (``dtype=float32`` runs the ``N × m`` distance products in float32).
+    Cost ``O(N m D + N m^2)``, memory ``O(N m)``. Returns a :class:`ScaleResult`
+    (``solver="nystrom"``). Its error against the exact entropy is measured in
+    ``benchmarks/spectral_scale_results.md``; it depends on the data (small for a flat or a fast
+    decaying spectrum).
+    """
+    t = _check_time(t)
+    v.check_choice(correction, CORRECTIONS, "correction")
+    m_req = _positive_int(landmarks, "landmarks")
+    steps, probes, top = _positive_int(steps, "steps"), _positive_int(probes, "probes"), _positive_int(top, "top")
+    log_base = v.check_base(base)
+    begin = time.perf_counter()
+    pts = as_points(x, "x", dtype).detach()
+    sig = _resolve_sigma(pts, sigma, max_median_points)
+    n = int(pts.shape[0])
+    m = min(m_req, n)
+    gen = torch.Generator().manual_seed(int(seed))
+    idx = torch.randperm(n, generator=gen)[:m].to(pts.device)
+    xc = pts - pts.mean(dim=0, keepdim=True)
+    sq = (xc * xc).sum(dim=1)
+    xl, sql = xc[idx], sq[idx]
+    scale = -1.0 / (2.0 * sig * sig)
+    cutoff = 0.5 * math.log(torch.finfo(torch.float64).tiny)
+    floor = 2.0 * math.exp(cutoff)
+
+    def cross(start: int, stop: int) -> Tensor:  # kernel rows start:stop against the landmarks, float64
+        d2 = xc[start:stop] @ xl.T
+        d2.mul_(-2.0).add_(sq[start:stop, None]).add_(sql[None, :]).clamp_(min=0.0)
+        d2 = d2.to(torch.float64).mul_(scale).clamp_(min=cutoff).exp_()
+        return torch.nn.functional.threshold(d2, floor, 0.0, inplace=True)  # no subnormals (see kernel_rows)
+
+    w = squared_distances(xl.to(torch.float64)).mul_(scale).exp_()  # the landmarks' block W
+    evals, evecs = torch.linalg.eigh(w)
+    keep = evals > rcond * evals[-1].clamp_min(torch.finfo(torch.float64).tiny)
+    root_inv = evecs[:, keep] * evals[keep].rsqrt()[None, :]  # W^{+1/2}: (m, k)
+    f = torch.empty(n, root_inv.shape[1], dtype=torch.float64, device=pts.device)
+    rows = max(1, (64 * 2**20) // (8 * max(1, m)))
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        f[start:stop] = cross(start, stop) @ root_inv
+    lowrank_diag = (f * f).sum(dim=1)
+    if correction == "diagonal":
+        delta = (1.0 - lowrank_diag).clamp_min(0.0)
+    else:
+        delta = torch.zeros_like(lowrank_diag)
+    degrees = f @ f.sum(dim=0) + delta
+    positive = degrees > 0
+    if not bool(positive.all()):
+        raise ValueError("the Nyström degrees are not all positive; use more landmarks or a larger sigma")
+    inv_sqrt = degrees.rsqrt()
+    b = f.mul_(inv_sqrt[:, None])
+    diag = delta * inv_sqrt * inv_sqrt
+    products = 0
+    if correction == "none":
+        lam = torch.linalg.eigvalsh(b.T @ b)
+        nodes, weights = lam, torch.full_like(lam, 1.0 / n)
+    else:
+        op = _LowRankPlusDiagonal(b, diag)
+        nodes, weights = eigen.deflated_lanczos_spectrum(
+            op,  # type: ignore[arg-type]  # duck-typed: shape, dtype, device and @
+            top=top,
+            steps=steps,
+            probes=probes,
+            generator=gen,
+        )
+        products = op.products
+    bits = _slq_entropy_bits(nodes, weights, n, t)
+    value = nx.bits_to(bits, log_base).to(_result_dtype(x))
+    details = {"landmarks": m, "rank": int(keep.sum()), "correction": correction, "steps": steps, "probes": probes}
+    return ScaleResult(value, "nystrom", sig, n, products, time.perf_counter() - begin, details)

@@ -1,0 +1,194 @@
+"""The matrix-free and Nyström DSE solvers (infotorch.spectral.matrix_free) against the dense
+DiffusionKernel: its operator (products), its Lanczos solver (draw for draw) and its exact
+eigvalsh entropy (the independent reference)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from infotorch.spectral import DiffusionKernel
+from infotorch.spectral.matrix_free import (
+    MatrixFreeDiffusionOperator,
+    ScaleResult,
+    block_rows,
+    matrix_free_entropy,
+    nystrom_entropy,
+)
+
+F64 = torch.float64
+
+
+def _gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _shapes(n: int) -> dict[str, torch.Tensor]:
+    g = _gen(3)
+    centres = 3.0 * torch.randn(8, 16, generator=g, dtype=F64)
+    blobs = centres[torch.arange(n) % 8] + 0.4 * torch.randn(n, 16, generator=g, dtype=F64)
+    cube = torch.rand(n, 6, generator=g, dtype=F64)
+    manifold = (torch.randn(n, 3, generator=g, dtype=F64) @ torch.randn(3, 64, generator=g, dtype=F64)).sin()
+    gauss = torch.randn(n, 64, generator=g, dtype=F64)
+    half = torch.randn(n // 2, 8, generator=g, dtype=F64)
+    duplicated = torch.cat([half, half])  # every point twice
+    return {"blobs": blobs, "cube": cube, "manifold": manifold, "gauss": gauss, "duplicated": duplicated}
+
+
+@pytest.fixture(scope="module")
+def shapes_600() -> dict[str, torch.Tensor]:
+    return _shapes(600)
+
+
+@pytest.fixture(scope="module")
+def exact_600(shapes_600: dict[str, torch.Tensor]) -> dict[str, float]:
+    return {k: float(DiffusionKernel.from_points(x).entropy(solver="exact")) for k, x in shapes_600.items()}
+
+
+def test_products_equal_the_dense_operator() -> None:
+    x = torch.randn(300, 7, generator=_gen(), dtype=F64) + 50.0  # far from the origin: centring matters
+    # the independent reference: differences, not the |a|^2 + |b|^2 - 2ab expansion
+    g = torch.exp(-((x[:, None, :] - x[None, :, :]) ** 2).sum(-1) / 8.0)
+    k = g / g.sum(1).sqrt()[:, None] / g.sum(1).sqrt()[None, :]
+    dense = DiffusionKernel.from_points(x, sigma=2.0).operator()
+    op = MatrixFreeDiffusionOperator(x, sigma=2.0, block=64)
+    v = torch.randn(300, 5, generator=_gen(1), dtype=F64)
+    assert (op @ v - k @ v).abs().max() < 1e-12
+    assert (op @ v - dense @ v).abs().max() < 1e-8  # the dense build itself varies by ~1e-9 here
+    assert (op @ v[:, 0] - k @ v[:, 0]).abs().max() < 1e-12
+    assert (op.affinity_matmul(v) - g @ v).abs().max() < 1e-12
+    assert torch.allclose(op.degrees, g.sum(1), rtol=1e-13, atol=0)
+    assert op.degrees.dtype == F64 and op.shape == (300, 300) and op.dtype == F64
+
+
+def test_float32_operator_accumulates_degrees_in_float64() -> None:
+    x = torch.randn(400, 5, generator=_gen(), dtype=F64)
+    op32 = MatrixFreeDiffusionOperator(x.float(), sigma=1.5, block=50)
+    op64 = MatrixFreeDiffusionOperator(x, sigma=1.5, block=50)
+    assert op32.degrees.dtype == F64 and op32.dtype == torch.float32
+    assert torch.allclose(op32.degrees, op64.degrees, rtol=1e-5)
+    v = torch.randn(400, 3, generator=_gen(1), dtype=F64)
+    assert torch.allclose((op32 @ v.float()).double(), op64 @ v, rtol=0, atol=1e-5)
+
+
+def test_median_sigma_is_the_dense_rule() -> None:
+    x = torch.randn(1200, 4, generator=_gen(), dtype=F64)
+    assert MatrixFreeDiffusionOperator(x).sigma == pytest.approx(DiffusionKernel.from_points(x).sigma, rel=1e-12)
+
+
+def test_matrix_free_slq_is_dense_slq_draw_for_draw() -> None:
+    x = torch.randn(400, 12, generator=_gen(), dtype=F64)
+    dense = DiffusionKernel.from_points(x).entropy(solver="lanczos", lanczos_steps=20, lanczos_probes=8, seed=5)
+    res = matrix_free_entropy(x, steps=20, probes=8, seed=5, block=100)
+    assert isinstance(res, ScaleResult) and res.solver == "matrix-free"
+    assert abs(float(res.value) - float(dense)) < 1e-10
+    assert res.products == 20 + 2 + 3  # steps, power iterations, degrees, range, Rayleigh-Ritz
+
+
+@pytest.mark.parametrize("shape", ["blobs", "cube", "manifold", "gauss", "duplicated"])
+def test_matrix_free_within_stated_error(shape: str, shapes_600: dict, exact_600: dict) -> None:
+    res = matrix_free_entropy(shapes_600[shape], steps=30, probes=32, top=100)
+    assert abs(float(res.value) - exact_600[shape]) <= 1e-2 * exact_600[shape]
+
+
+@pytest.mark.parametrize("shape", ["blobs", "cube", "manifold", "gauss", "duplicated"])
+def test_nystrom_within_stated_error(shape: str, shapes_600: dict, exact_600: dict) -> None:
+    res = nystrom_entropy(shapes_600[shape], landmarks=300, steps=30, probes=32)
+    assert res.solver == "nystrom" and res.details["landmarks"] == 300
+    assert abs(float(res.value) - exact_600[shape]) <= 2e-2 * exact_600[shape]
+
+
+def test_nystrom_with_every_point_as_landmark_is_exact() -> None:
+    x = torch.randn(200, 5, generator=_gen(), dtype=F64)
+    exact = float(DiffusionKernel.from_points(x).entropy(solver="exact"))
+    res = nystrom_entropy(x, landmarks=200, correction="none", rcond=0.0)
+    assert abs(float(res.value) - exact) < 1e-8
+
+
+def test_nystrom_diagonal_correction_beats_plain_low_rank(shapes_600: dict, exact_600: dict) -> None:
+    x = shapes_600["gauss"]
+    plain = abs(float(nystrom_entropy(x, landmarks=150, correction="none").value) - exact_600["gauss"])
+    fixed = abs(float(nystrom_entropy(x, landmarks=150).value) - exact_600["gauss"])
+    assert fixed < plain / 5
+
+
+class _LargestTensor(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.largest = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        out = func(*args, **(kwargs or {}))
+        for o in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(o, torch.Tensor):
+                self.largest = max(self.largest, o.numel())
+        return out
+
+
+def test_no_n_by_n_tensor_is_formed() -> None:
+    n, block = 1500, 64
+    x = torch.randn(n, 6, generator=_gen(), dtype=F64)
+    with _LargestTensor() as watch:
+        res = matrix_free_entropy(x, sigma=1.0, steps=10, probes=4, top=20, block=block)
+    assert res.details["block"] == block
+    # the largest tensor is a kernel block (block x N), orders of magnitude below N x N
+    assert watch.largest == block * n < n * n // 20
+    with _LargestTensor() as watch:
+        nystrom_entropy(x, sigma=1.0, landmarks=100, steps=10, probes=4, top=20)
+    assert watch.largest < n * n // 10
+
+
+def test_block_from_memory_budget() -> None:
+    assert block_rows(1000, 2**20, 8) == 2**20 // (8 * 2001)
+    assert block_rows(10, 2**30, 8) == 10 and block_rows(10**6, 1, 8) == 1
+    x = torch.randn(500, 3, generator=_gen(), dtype=F64)
+    op = MatrixFreeDiffusionOperator(x, sigma=1.0, memory_budget=8 * (2 * 500 + 1) * 37)
+    assert op.block == 37 and op.max_block_elements == 37 * 500
+
+
+def test_seeds_reproducible() -> None:
+    x = torch.randn(300, 8, generator=_gen(), dtype=F64)
+    a = matrix_free_entropy(x, steps=10, probes=4, top=10, seed=1).value
+    b = matrix_free_entropy(x, steps=10, probes=4, top=10, seed=1).value
+    c = matrix_free_entropy(x, steps=10, probes=4, top=10, seed=2).value
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    p = nystrom_entropy(x, landmarks=50, seed=1).value
+    q = nystrom_entropy(x, landmarks=50, seed=1).value
+    r = nystrom_entropy(x, landmarks=50, seed=2).value
+    assert torch.equal(p, q) and not torch.equal(p, r)
+
+
+def test_time_zero_base_and_dtype() -> None:
+    x = torch.randn(200, 4, generator=_gen(), dtype=torch.float32)
+    assert abs(float(matrix_free_entropy(x, t=0, steps=5, probes=2, top=5).value) - 200.0**0 * 7.643856) < 1e-5
+    bits = matrix_free_entropy(x, steps=10, probes=4, top=10)
+    nats = matrix_free_entropy(x, steps=10, probes=4, top=10, base=torch.e)
+    assert bits.value.dtype == torch.float32
+    assert abs(float(nats.value) - float(bits.value) * 0.6931471805599453) < 1e-5
+
+
+def test_errors_are_named() -> None:
+    x = torch.randn(50, 3, generator=_gen(), dtype=F64)
+    with pytest.raises(ValueError, match="sigma"):
+        matrix_free_entropy(x, sigma="mean")
+    with pytest.raises(ValueError, match="sigma"):
+        MatrixFreeDiffusionOperator(x, sigma=-1.0)
+    with pytest.raises(TypeError, match="sigma"):
+        nystrom_entropy(x, sigma=True)
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="block"):
+            MatrixFreeDiffusionOperator(x, sigma=1.0, block=bad)
+    with pytest.raises(ValueError, match="memory_budget"):
+        MatrixFreeDiffusionOperator(x, sigma=1.0, memory_budget=0)
+    with pytest.raises(ValueError, match="steps"):
+        matrix_free_entropy(x, steps=0)
+    with pytest.raises(ValueError, match="landmarks"):
+        nystrom_entropy(x, landmarks=0)
+    with pytest.raises(ValueError, match="correction"):
+        nystrom_entropy(x, correction="full")
+    with pytest.raises(ValueError, match="t must"):
+        matrix_free_entropy(x, t=-1)
+    op = MatrixFreeDiffusionOperator(x, sigma=1.0)
+    with pytest.raises(ValueError, match="v must have shape"):
+        op @ torch.ones(49, dtype=F64)
