@@ -54,6 +54,18 @@ def interpolated_density_entropy_hvp(x: Tensor, vec: Tensor, **kw: Any) -> Tenso
     return hv
 
 
+def _band_to_dense(band: Tensor) -> Tensor:
+    """``(R, n, n)`` from a band ``(R, 2b + 1, n)`` with ``band[:, k + b, i] = M[i, i + k]``."""
+    r, width, n = band.shape
+    b = (width - 1) // 2
+    m = torch.zeros(r, n, n, dtype=band.dtype, device=band.device)
+    idx = torch.arange(n, device=band.device)
+    for k in range(-b, b + 1):
+        keep = (idx + k >= 0) & (idx + k < n)
+        m[:, idx[keep], idx[keep] + k] = band[:, k + b, idx[keep]]
+    return m
+
+
 class StructuredHessian(NamedTuple):
     """``hessian(sorted) = banded(band) + low_rank @ coefficients @ low_rankᵀ`` per row.
 
@@ -69,13 +81,7 @@ class StructuredHessian(NamedTuple):
 
     def dense_sorted(self) -> Tensor:
         """The ``(R, n, n)`` Hessian in sorted order."""
-        r, width, n = self.band.shape
-        b = (width - 1) // 2
-        m = torch.zeros(r, n, n, dtype=self.band.dtype, device=self.band.device)
-        idx = torch.arange(n, device=self.band.device)
-        for k in range(-b, b + 1):
-            keep = (idx + k >= 0) & (idx + k < n)
-            m[:, idx[keep], idx[keep] + k] = self.band[:, k + b, idx[keep]]
+        m = _band_to_dense(self.band)
         return m + self.low_rank @ self.coefficients @ self.low_rank.transpose(-1, -2)
 
     def dense(self) -> Tensor:
@@ -196,13 +202,8 @@ class BandedFisher(NamedTuple):
 
     def dense(self) -> Tensor:
         """The ``(R, n, n)`` matrix in the input's order (O(n²) memory: for tests and small n)."""
-        r, width, n = self.band.shape
-        b = (width - 1) // 2
-        m = torch.zeros(r, n, n, dtype=self.band.dtype, device=self.band.device)
-        idx = torch.arange(n, device=self.band.device)
-        for k in range(-b, b + 1):
-            keep = (idx + k >= 0) & (idx + k < n)
-            m[:, idx[keep], idx[keep] + k] = self.band[:, k + b, idx[keep]]
+        m = _band_to_dense(self.band)
+        n = m.shape[-1]
         inv = torch.argsort(self.perm, dim=-1)
         m = m.gather(-2, inv.unsqueeze(-1).expand(-1, -1, n))
         return m.gather(-1, inv.unsqueeze(-2).expand(-1, n, -1))
