@@ -261,3 +261,14 @@ def test_streaming_metrics_refuse_changing_or_empty_input():
         empty.compute()
     with pytest.raises(ValueError, match="needs the references y"):
         DiffusionSpectralMutualInformation().update(torch.randn(10, 3), None)
+
+
+def test_complex_inputs_are_type_errors_and_too_many_clusters_a_named_error(files, capsys, monkeypatch):
+    with pytest.raises(TypeError, match="must be real"):
+        it.entropy(torch.tensor([0.5 + 0j, 0.5 + 0j]))
+    with pytest.raises(TypeError, match="must be real"):
+        it.kl_divergence(torch.tensor([0.5 + 0j, 0.5]), torch.tensor([0.5, 0.5]))
+    monkeypatch.chdir(files)
+    assert cli.main(["measure", "ok.npy", "--inputs", "ok.npy", "--clusters", "100"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "n_clusters must lie in [2, N)" in err[0]

@@ -22,6 +22,16 @@ from infotorch.labs import (
     simulate_line,
 )
 
+
+def strict_json(text: str) -> object:
+    """json.loads that refuses NaN / Infinity (every --json output must be strict JSON)."""
+
+    def refuse(name: str) -> object:
+        raise ValueError(f"not strict JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 pytest.importorskip("plotly")
 pytest.importorskip("matplotlib")
 
@@ -184,7 +194,7 @@ def test_cli_lab_json(tmp_path):
         timeout=300,
     )
     assert out.returncode == 0, out.stderr
-    report = json.loads(out.stdout)
+    report = strict_json(out.stdout)
     assert {"n", "energy", "reference", "gap"} <= set(report)
     assert report["n"] == 4 and abs(report["gap"]) < 1e-8
     assert (tmp_path / "sphere.html").exists() and (tmp_path / "sphere.png").exists()
@@ -208,4 +218,4 @@ def test_cli_lab_json(tmp_path):
         timeout=300,
     )
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["lab"] == "line" and (tmp_path / "line.html").exists()
+    assert strict_json(out.stdout)["lab"] == "line" and (tmp_path / "line.html").exists()

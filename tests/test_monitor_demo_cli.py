@@ -18,6 +18,16 @@ from torch import nn
 from infotorch.compat.dse_dsmi import diffusion_spectral_entropy, diffusion_spectral_mutual_information
 from infotorch.monitor import InformationMonitor, binned_codes, read_records, write_records
 
+
+def strict_json(text: str) -> object:
+    """json.loads that refuses NaN / Infinity (every --json output must be strict JSON)."""
+
+    def refuse(name: str) -> object:
+        raise ValueError(f"not strict JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")
 
@@ -50,7 +60,7 @@ def test_monitor_records_match_direct_computation(tmp_path):
     write_records(mon.records, tmp_path / "m.json")
     back = read_records(tmp_path / "m.csv")
     assert back[0]["dse"] == pytest.approx(rows[0]["dse"], rel=1e-12)
-    assert json.loads((tmp_path / "m.json").read_text())[1]["layer"] == "h2"
+    assert strict_json((tmp_path / "m.json").read_text())[1]["layer"] == "h2"
 
 
 def test_monitor_rejects_unknown_layers_and_measures():
@@ -117,7 +127,7 @@ def test_cli_measure_json_matches_library(files):
     d, z, y = files
     out = run_cli("measure", str(d / "z.npy"), "--labels", str(d / "y.npy"), "--sigma", "2", "--json")
     assert out.returncode == 0, out.stderr
-    report = json.loads(out.stdout)  # exactly one JSON document on stdout
+    report = strict_json(out.stdout)  # exactly one JSON document on stdout
     assert report["n"] == 120 and report["unit"] == "bits"
     assert report["measures"]["dse"] == pytest.approx(
         diffusion_spectral_entropy(z, gaussian_kernel_sigma=2.0), rel=1e-9
@@ -131,7 +141,7 @@ def test_cli_reads_every_format(files, spec):
     d, z, _ = files
     out = run_cli("measure", str(d / spec), "--sigma", "2", "--json")
     assert out.returncode == 0, out.stderr
-    value = json.loads(out.stdout)["measures"]["dse"]
+    value = strict_json(out.stdout)["measures"]["dse"]
     assert value == pytest.approx(diffusion_spectral_entropy(z, gaussian_kernel_sigma=2.0), rel=1e-6)
 
 

@@ -114,8 +114,11 @@ def _describe(x: Any) -> str:
 
 
 def ensure_tensor(x: Any, name: str) -> Tensor:
-    """Refuse anything but a :class:`torch.Tensor` (numpy arrays get a hint)."""
+    """Refuse anything but a real :class:`torch.Tensor` (numpy arrays get a hint; complex
+    tensors are refused: no measure here is defined on complex values)."""
     if isinstance(x, Tensor):
+        if x.is_complex():
+            raise TypeError(f"{name} must be real, got a complex tensor of dtype {x.dtype}")
         return x
     hint = " (convert it with torch.as_tensor)" if hasattr(x, "__array__") else ""
     raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}{hint}")

@@ -67,7 +67,9 @@ def spectrum_entropy(eigenvalues: Tensor, t: float = 1, *, base: float | str = 2
     r"""Entropy of :math:`p_i = |\lambda_i|^t / \sum_j |\lambda_j|^t` for a spectrum ``eigenvalues``
     (real or complex; magnitudes are used). ``t = 0`` gives ``log N``; any finite ``t >= 0`` is
     evaluated in log space, so no power overflows. Bits by default."""
-    ev = v.ensure_tensor(eigenvalues, "eigenvalues").reshape(-1)
+    if not isinstance(eigenvalues, Tensor):  # complex spectra (a non-symmetric graph) are allowed here
+        raise TypeError(f"eigenvalues must be a torch.Tensor, got {type(eigenvalues).__name__}")
+    ev = eigenvalues.reshape(-1)
     if ev.numel() == 0:
         raise ValueError("eigenvalues must hold at least one value")
     return _in_base(c.spectrum_entropy(ev, _check_time(t)), base)

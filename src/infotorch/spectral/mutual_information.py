@@ -93,7 +93,11 @@ def cluster_references(reference: Tensor, n_clusters: int = 10, *, discrete: boo
     arr = ref.detach().cpu().numpy()
     if arr.ndim == 0:
         raise ValueError("reference must hold one row per point, got a scalar")
-    labels = _clusters(arr, arr.shape[0], discrete, int(n_clusters), None)
+    n_clusters = int(n_clusters)
+    vectors = arr.ndim == 2 and arr.shape[1] > 1 and not discrete
+    if vectors and not 2 <= n_clusters < arr.shape[0]:
+        raise ValueError(f"n_clusters must lie in [2, N) = [2, {arr.shape[0]}) to cluster vectors, got {n_clusters}")
+    labels = _clusters(arr, arr.shape[0], discrete, n_clusters, None)
     return torch.as_tensor(np.asarray(labels).reshape(-1))
 
 
