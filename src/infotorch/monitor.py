@@ -36,7 +36,8 @@ from torch import Tensor, nn
 from . import _validation as v
 from ._plotting import pyplot
 from .measures import MeasureContext, binned_codes, get_measure, resolve_measure_names
-from .spectral import median_distance
+from .spectral import cluster_references, median_distance
+from .spectral.kernel import check_sigma
 
 __all__ = [
     "MEASURES",
@@ -248,12 +249,7 @@ class InformationMonitor:
             self.measures = resolve_measure_names(measures)
         except ValueError as exc:
             raise ValueError(f"measures: {exc}") from None
-        if (
-            (isinstance(sigma, str) and sigma != "median")
-            or not isinstance(sigma, (str, int, float))
-            or (not isinstance(sigma, str) and not (math.isfinite(float(sigma)) and float(sigma) > 0))
-        ):
-            raise ValueError(f"sigma must be 'median' or a positive finite number, got {sigma!r}")
+        sigma = check_sigma(sigma)
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not (math.isfinite(t) and t > 0):
             raise ValueError(f"t must be a positive finite number, got {t!r}")
         if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
@@ -341,8 +337,8 @@ class InformationMonitor:
     def _clusters_for_inputs(self, x: Tensor) -> Tensor:
         key = (x.shape[0], hash(x.detach().cpu().numpy().tobytes()))
         if self._input_clusters is None or self._input_key != key:
-            ctx = MeasureContext(x.reshape(x.shape[0], -1), inputs=x, n_clusters=self.n_clusters)
-            self._input_clusters = ctx.clusters_of_inputs()
+            flat = x.detach().reshape(x.shape[0], -1).to("cpu", torch.float64)
+            self._input_clusters = cluster_references(flat, self.n_clusters)
             self._input_key = key
         return self._input_clusters
 
@@ -367,11 +363,16 @@ class InformationMonitor:
         )
         if x is not None and any("inputs" in get_measure(m).needs for m in self.measures):
             ctx.input_clusters = self._clusters_for_inputs(x)
-        out["sigma"] = ctx.kernel().sigma if self.sigma == "median" else float(self.sigma)
+        out["sigma"] = math.nan  # first column; the value below, once the measures have run
         for name in self.measures:
             measure = get_measure(name)
             if all(getattr(ctx, need) is not None for need in measure.needs):
                 out[name] = measure.compute(ctx)
+        # the bandwidth the kernel measures used; without them, the same rule without a kernel
+        if "kernel" in ctx.cache:
+            out["sigma"] = ctx.cache["kernel"].sigma
+        else:
+            out["sigma"] = median_distance(z) if self.sigma == "median" else float(self.sigma)
         return out
 
     def measure(

@@ -13,20 +13,11 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .measures import get_measure
-from .monitor import read_records
+from .monitor import measure_axis_label, read_records
 
 __all__ = ["write_report"]
 
 _SKIP = {"epoch", "layer", "run", "sigma"}
-
-
-def _label(key: str) -> str:
-    try:
-        m = get_measure(key)
-    except ValueError:
-        return key
-    return f"{m.label} [{m.unit}]" if m.unit else m.label
 
 
 def _numeric_columns(records: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -71,7 +62,10 @@ def write_report(
     ncols = 2
     nrows = math.ceil(len(panels) / ncols)
     titles = [
-        _label(c) if c != "__plane__" else f"information plane: {_label(x_key)} vs {_label(y_key)}" for c in panels
+        measure_axis_label(c)
+        if c != "__plane__"
+        else f"information plane: {measure_axis_label(x_key)} vs {measure_axis_label(y_key)}"
+        for c in panels
     ]
     fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles, vertical_spacing=min(0.12, 0.6 / max(nrows, 1)))
     series: dict[tuple[str, str], list[dict[str, Any]]] = {}

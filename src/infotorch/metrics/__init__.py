@@ -42,6 +42,7 @@ from ..spectral import (
     matrix_renyi_entropy,
     median_distance,
 )
+from ..spectral.kernel import check_sigma
 
 __all__ = [
     "DiffusionSpectralEntropy",
@@ -53,13 +54,7 @@ __all__ = [
 
 
 def _check_sigma(sigma: Any) -> float | str:
-    if isinstance(sigma, str):
-        if sigma != "median":
-            raise ValueError(f"gaussian_kernel_sigma must be 'median' or a positive number, got {sigma!r}")
-        return sigma
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not (math.isfinite(sigma) and sigma > 0):
-        raise ValueError(f"gaussian_kernel_sigma must be 'median' or a positive number, got {sigma!r}")
-    return float(sigma)
+    return check_sigma(sigma, "gaussian_kernel_sigma")
 
 
 def _resolve_sigma(sigma: float | str, z: Tensor) -> float:
