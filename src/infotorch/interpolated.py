@@ -54,24 +54,12 @@ from . import _validation as v
 
 __all__ = ["InterpolatedDensity", "interpolated_density", "interpolated_density_entropy"]
 
-#: Curvature helpers moved to :mod:`infotorch.interpolated_curvature`; still importable from here.
-_MOVED = (
-    "BandedFisher",
-    "StructuredHessian",
-    "interpolated_density_entropy_hessian",
-    "interpolated_density_entropy_hvp",
-    "interpolated_density_entropy_structured_hessian",
-    "interpolated_density_fisher",
-    "interpolated_density_fisher_diag",
-    "min_gap_gradient_clip_hook",
-    "natural_gradient_step",
-)
-
 
 def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        from . import interpolated_curvature
+    # the curvature helpers moved to infotorch.interpolated_curvature; still importable from here
+    from . import interpolated_curvature
 
+    if name in interpolated_curvature.__all__:
         return getattr(interpolated_curvature, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -764,44 +752,6 @@ def interpolated_density_entropy(
     return_density: bool = False,
     validate: bool | None = None,
 ) -> Any:
-    if return_density:
-        warnings.warn(
-            "return_density=True is deprecated: use infotorch.interpolated_density(x, ...), which returns "
-            "(entropy, density, support) as a named tuple",
-            FutureWarning,
-            stacklevel=2,
-        )
-    return _interpolated(
-        x,
-        epsilon,
-        interpolation,
-        temperature=temperature,
-        window=window,
-        adaptive_epsilon=adaptive_epsilon,
-        accumulate_float64=accumulate_float64,
-        bandwidth=bandwidth,
-        points_per_bandwidth=points_per_bandwidth,
-        keepdim=keepdim,
-        return_density=return_density,
-        validate=validate,
-    )
-
-
-def _interpolated(
-    x: Tensor,
-    epsilon: float | None = None,
-    interpolation: str = "linear",
-    *,
-    temperature: Tensor | float = 1.0,
-    window: int = 1,
-    adaptive_epsilon: bool = False,
-    accumulate_float64: bool = False,
-    bandwidth: float | None = None,
-    points_per_bandwidth: int = 16,
-    keepdim: bool = True,
-    return_density: bool = False,
-    validate: bool | None = None,
-) -> Any:
     r"""Differentiable entropy (nats) of the piecewise-linear density interpolated between the values.
 
     Parameters
@@ -868,6 +818,45 @@ def _interpolated(
     >>> torch.allclose(interpolated_density_entropy(x, epsilon=1e-12), torch.tensor([math.log(3.0)], dtype=torch.float64))
     True
     """
+    if return_density:
+        warnings.warn(
+            "return_density=True is deprecated: use infotorch.interpolated_density(x, ...), which returns "
+            "(entropy, density, support) as a named tuple",
+            FutureWarning,
+            stacklevel=2,
+        )
+    return _interpolated(
+        x,
+        epsilon,
+        interpolation,
+        temperature=temperature,
+        window=window,
+        adaptive_epsilon=adaptive_epsilon,
+        accumulate_float64=accumulate_float64,
+        bandwidth=bandwidth,
+        points_per_bandwidth=points_per_bandwidth,
+        keepdim=keepdim,
+        return_density=return_density,
+        validate=validate,
+    )
+
+
+def _interpolated(
+    x: Tensor,
+    epsilon: float | None = None,
+    interpolation: str = "linear",
+    *,
+    temperature: Tensor | float = 1.0,
+    window: int = 1,
+    adaptive_epsilon: bool = False,
+    accumulate_float64: bool = False,
+    bandwidth: float | None = None,
+    points_per_bandwidth: int = 16,
+    keepdim: bool = True,
+    return_density: bool = False,
+    validate: bool | None = None,
+) -> Any:
+    """The implementation of :func:`interpolated_density_entropy` (which documents it)."""
     if interpolation not in _INTERPOLATIONS:
         raise ValueError(f"interpolation must be one of {_INTERPOLATIONS}, got {interpolation!r}")
     if (
@@ -935,7 +924,3 @@ def _interpolated(
         return shape_out(h)
     p = torch.zeros_like(p_sorted).scatter(-1, perm, p_sorted)
     return shape_out(h), p.reshape(*batch, n).to(out), s.reshape(*batch, n).to(out)
-
-
-interpolated_density_entropy.__doc__ = _interpolated.__doc__
-_interpolated.__doc__ = "The implementation of :func:`interpolated_density_entropy` (which documents it)."

@@ -26,13 +26,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .. import _numerics as nx
 from .. import _validation as v
 from . import _common as c
 from . import cache as _cache
 from . import eigen
 from .graphs import anisotropic_normalize, knn_adjacency, squared_distances
-from .kernel import DiffusionKernel, _check_time, _out_dtype, as_points, check_sigma
+from .kernel import DiffusionKernel, _check_time, _out_dtype, _to_base_from_bits, as_points, check_sigma
 
 __all__ = [
     "adjacency_spectral_entropy",
@@ -59,10 +58,6 @@ def choose_solver(n: int, solver: str = "auto") -> str:
     return "exact" if n <= AUTO_MATRIX_FREE_ABOVE else "matrix-free"
 
 
-def _in_base(bits: Tensor, base: Any) -> Tensor:
-    return nx.bits_to(bits, v.check_base(base))
-
-
 def spectrum_entropy(eigenvalues: Tensor, t: float = 1, *, base: float | str = 2) -> Tensor:
     r"""Entropy of :math:`p_i = |\lambda_i|^t / \sum_j |\lambda_j|^t` for a spectrum ``eigenvalues``
     (real or complex; magnitudes are used). ``t = 0`` gives ``log N``; any finite ``t >= 0`` is
@@ -72,7 +67,7 @@ def spectrum_entropy(eigenvalues: Tensor, t: float = 1, *, base: float | str = 2
     ev = eigenvalues.reshape(-1)
     if ev.numel() == 0:
         raise ValueError("eigenvalues must hold at least one value")
-    return _in_base(c.spectrum_entropy(ev, _check_time(t)), base)
+    return _to_base_from_bits(c.spectrum_entropy(ev, _check_time(t)), base)
 
 
 def binned_shannon_entropy(x: Tensor, bins_per_dim: int = 2, *, base: float | str = 2) -> Tensor:
@@ -85,7 +80,7 @@ def binned_shannon_entropy(x: Tensor, bins_per_dim: int = 2, *, base: float | st
     if x.ndim != 2 or x.shape[0] < 1:
         raise ValueError(f"x must be (N, D) points with N >= 1, got shape {tuple(x.shape)}")
     bits = c.binned_entropy(x.detach(), bins_per_dim)
-    return _in_base(bits, base).to(x.dtype if x.is_floating_point() else torch.get_default_dtype())
+    return _to_base_from_bits(bits, base).to(x.dtype if x.is_floating_point() else torch.get_default_dtype())
 
 
 def _cache_path(cache: Any) -> str | None:
@@ -160,9 +155,9 @@ def diffusion_spectral_entropy(
     kernel = DiffusionKernel.from_points(pts, sig)
     if path is None:
         value = kernel.entropy(
-            t, solver=solver, base=2, lanczos_steps=lanczos_steps, lanczos_probes=lanczos_probes, seed=seed
+            t, solver=solver, base=base, lanczos_steps=lanczos_steps, lanczos_probes=lanczos_probes, seed=seed
         )
-        return _in_base(value, base).to(_out_dtype(x))
+        return value.to(_out_dtype(x))
     resolved = kernel.resolve_solver(solver)
     if resolved == "lanczos":
         raise ValueError("cache stores a spectrum: use solver='exact' or 'chebyshev' with cache=")

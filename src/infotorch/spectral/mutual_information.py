@@ -20,13 +20,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .. import _numerics as nx
 from .. import _validation as v
 from . import _common as c
 from . import eigen
 from .entropy import GRAPHS
 from .graphs import anisotropic_normalize, knn_adjacency, squared_distances
-from .kernel import DiffusionKernel, _out_dtype, as_points, check_sigma, subset_mutual_information
+from .kernel import DiffusionKernel, _out_dtype, _to_base_from_bits, as_points, check_sigma, subset_mutual_information
 
 __all__ = ["adjacency_spectral_mutual_information", "cluster_references", "diffusion_spectral_mutual_information"]
 
@@ -189,4 +188,4 @@ def adjacency_spectral_mutual_information(
         return c.spectrum_entropy(torch.linalg.eigvalsh(blk))
 
     bits = subset_mutual_information(lab, block_entropy, num_repetitions=num_repetitions, seed=seed)
-    return nx.bits_to(bits, v.check_base(base)).to(_out_dtype(x))
+    return _to_base_from_bits(bits, base).to(_out_dtype(x))
