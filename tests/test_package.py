@@ -5,10 +5,13 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import os
 import pathlib
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -199,6 +202,37 @@ def test_console_script_runs():
     bad = subprocess.run([str(exe), "frobnicate"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     json.dumps(cli.measure_table())  # the table is plain data
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.4, 1.0])
+def test_console_script_ctrl_c_during_import_is_one_line(delay):
+    # A Ctrl-C while the console script is still importing torch (the first second or so)
+    # ends with one line on stderr and exit 130, never a traceback from inside ``import torch``.
+    exe = pathlib.Path(sys.executable).parent / "infotorch"
+    if not exe.exists():
+        pytest.skip("console script not installed in this environment")
+    if os.name != "posix":
+        pytest.skip("SIGINT delivery to a child process is POSIX-only")
+    proc = subprocess.Popen([str(exe), "info"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:  # it finished before the signal came: nothing to check
+        return
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].endswith(": interrupted"), err
+
+
+def test_console_script_is_the_launcher_outside_the_package():
+    # the launcher must not import infotorch (and so torch) before its try block
+    import infotorch_cli
+
+    source = pathlib.Path(infotorch_cli.__file__).read_text()
+    head = source.split("def main", 1)[0]
+    assert "import infotorch" not in head and "from infotorch" not in head
+    assert "KeyboardInterrupt" in source
 
 
 def test_docs_cite_only_what_users_can_read():
