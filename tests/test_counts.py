@@ -502,6 +502,86 @@ def test_bootstrap_is_seeded_and_sensible():
     assert a.stderr[0].item() == pytest.approx(jk.stderr.item(), rel=0.3)
 
 
+def _plugin_mi_numpy(t: np.ndarray) -> float:
+    # independent reference: the plug-in MI of a table, in NumPy
+    n = t.sum()
+    px, py = t.sum(1) / n, t.sum(0) / n
+    nz = t > 0
+    return float(np.sum(t[nz] / n * np.log(t[nz] / n / np.outer(px, py)[nz])))
+
+
+def _miller_madow_mi_numpy(t: np.ndarray) -> float:
+    def h(c):
+        c = c[c > 0]
+        n = c.sum()
+        return -np.sum(c / n * np.log(c / n)) + (len(c) - 1) / (2 * n)
+
+    return h(t.sum(1)) + h(t.sum(0)) - h(t.ravel())
+
+
+@pytest.mark.parametrize("estimator", ["plugin", "miller-madow"])
+def test_mi_jackknife_stderr_against_explicit_leave_one_sample_out(estimator):
+    ref = _plugin_mi_numpy if estimator == "plugin" else _miller_madow_mi_numpy
+    t = np.array([[5, 1, 0], [2, 4, 1], [0, 1, 3]])
+    n = t.sum()
+    loo = []
+    for i, j in zip(*np.nonzero(t), strict=True):
+        m = t.copy()
+        m[i, j] -= 1
+        loo += [ref(m)] * int(t[i, j])
+    loo = np.array(loo)
+    se = math.sqrt((n - 1) / n * np.sum((loo - loo.mean()) ** 2))
+    got = C.mutual_information_estimate_from_counts(torch.tensor(t), estimator=estimator)
+    assert got.estimate.item() == pytest.approx(max(ref(t), 0.0) if estimator == "plugin" else ref(t), rel=1e-10)
+    assert got.stderr.item() == pytest.approx(se, rel=1e-9)
+    z = scipy.stats.norm.ppf(0.975)
+    assert got.upper.item() - got.estimate.item() == pytest.approx(z * se, rel=1e-9)
+    # base 2: every field scales by 1/log 2
+    bits = C.mutual_information_estimate_from_counts(torch.tensor(t), estimator=estimator, base=2)
+    assert bits.stderr.item() == pytest.approx(se / math.log(2), rel=1e-9)
+
+
+def test_mi_error_bars_batched_bootstrap_seeded_and_covering():
+    # Y = X with probability 0.7, else uniform: I = 0.775 log 3.1 + 0.225 log 0.3 nats
+    truth = 0.775 * math.log(4 * 0.775) + 0.225 * math.log(4 * 0.075)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randint(0, 4, (60, 500), generator=g)
+    keep = torch.rand(60, 500, generator=g) < 0.7
+    y = torch.where(keep, x, torch.randint(0, 4, (60, 500), generator=g))
+    tables = torch.zeros(60, 16).scatter_add_(1, 4 * x + y, torch.ones(60, 500)).reshape(60, 4, 4)
+    jk = C.mutual_information_estimate_from_counts(tables, estimator="miller-madow")
+    assert jk.estimate.shape == (60,)
+    for i in (0, 7):  # the batch equals a loop
+        one = C.mutual_information_estimate_from_counts(tables[i], estimator="miller-madow")
+        assert one.stderr.item() == pytest.approx(jk.stderr[i].item(), rel=1e-12)
+    # the jackknife error bar is the spread of the estimates across independent tables
+    spread = jk.estimate.std().item()
+    assert jk.stderr.mean().item() == pytest.approx(spread, rel=0.3)
+    cover = ((jk.lower <= truth) & (truth <= jk.upper)).double().mean().item()
+    assert cover > 0.8
+    bs = C.mutual_information_estimate_from_counts(tables[:5], estimator="miller-madow", stderr="bootstrap", seed=1)
+    bs2 = C.mutual_information_estimate_from_counts(tables[:5], estimator="miller-madow", stderr="bootstrap", seed=1)
+    torch.testing.assert_close(bs.stderr, bs2.stderr)
+    assert bs.stderr.mean().item() == pytest.approx(jk.stderr[:5].mean().item(), rel=0.35)
+
+
+def test_mi_error_bars_reject_bad_options():
+    t = torch.tensor([[3, 1], [1, 3]])
+    with pytest.raises(ValueError, match="stderr"):
+        C.mutual_information_estimate_from_counts(t, stderr="posterior")
+    with pytest.raises(ValueError, match="confidence"):
+        C.mutual_information_estimate_from_counts(t, confidence=1.5)
+    with pytest.raises(ValueError, match="whole numbers"):
+        C.mutual_information_estimate_from_counts(t.double() + 0.5)
+    with pytest.raises(TypeError, match="generator"):
+        C.mutual_information_estimate_from_counts(t, stderr="bootstrap", generator=3)
+    with pytest.raises(ValueError, match="num_categories"):
+        C.mutual_information_estimate_from_counts(t, estimator="nsb", num_categories=(1, 2))
+    # one sample: no spread, exact zero error bar, finite
+    one = C.mutual_information_estimate_from_counts(torch.tensor([[1, 0], [0, 0]]))
+    assert one.stderr.item() == 0.0 and one.estimate.item() == 0.0
+
+
 def test_nsb_interval_covers_truth_mostly():
     # fixed-seed Monte Carlo: 95 % posterior intervals on uniform K = 30, N = 60, with K known
     g = torch.Generator().manual_seed(1)

@@ -29,10 +29,12 @@ from ._version import __version__
 from .counts import (
     ENTROPY_ESTIMATORS,
     EntropyEstimate,
+    MutualInformationEstimate,
     conditional_entropy_from_counts,
     counts_from_samples,
     entropy_estimate_from_counts,
     entropy_from_counts,
+    mutual_information_estimate_from_counts,
     mutual_information_from_counts,
 )
 from .discrete import (
@@ -149,6 +151,7 @@ __all__ = [
     "InterpolatedDensity",
     "MINEMovingAverage",
     "MatrixFreeDiffusionOperator",
+    "MutualInformationEstimate",
     "PenaltyTier",
     "ScalarWeightSchedule",
     "ScaleResult",
@@ -219,6 +222,7 @@ __all__ = [
     "mixture_entropy",
     "mutual_information",
     "mutual_information_continuous",
+    "mutual_information_estimate_from_counts",
     "mutual_information_from_counts",
     "mutual_information_from_samples",
     "mutual_information_sub_batch",
