@@ -9,7 +9,7 @@ PIP    := $(BIN)/python -m pip
 CONSTRAINTS := constraints/cpu.txt
 PIP_FLAGS := --disable-pip-version-check -q -c $(CONSTRAINTS)
 
-.PHONY: demo test lint typecheck unit bench clean chromium
+.PHONY: demo test lint typecheck unit bench bench-peers clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +46,15 @@ unit: $(VENV)/.test-installed chromium
 
 test: lint typecheck unit
 
-bench: $(VENV)/.test-installed
+# The peers of the count estimators (pyitlib, infomeasure) in their own environment, for benchmarks only.
+PEERS ?= .peers-venv
+$(PEERS)/bin/python:
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --disable-pip-version-check -q pyitlib infomeasure
+
+bench-peers: $(PEERS)/bin/python
+
+bench: $(VENV)/.test-installed $(PEERS)/bin/python
 	$(BIN)/python benchmarks/bench_classical.py
 	$(BIN)/python benchmarks/bench_interpolated.py
 	$(BIN)/python benchmarks/bench_interpolated.py --bias
@@ -59,9 +67,9 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/bench_knn.py accuracy
 	$(BIN)/python benchmarks/bench_knn.py speed
 	$(BIN)/python benchmarks/bench_knn.py memory
-	$(BIN)/python benchmarks/bench_counts.py
+	$(BIN)/python benchmarks/bench_counts.py --peer-python $(PEERS)/bin/python
 	$(BIN)/python benchmarks/bench_variational.py
 	$(BIN)/python benchmarks/bench_monitor.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(PEERS) .pytest_cache .mypy_cache .ruff_cache .hypothesis

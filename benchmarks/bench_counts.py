@@ -14,6 +14,11 @@ Python loop of the peers where they import (pyitlib's ``entropy`` estimators, in
 Never part of the tests. Modest by default (2-core machines):
 
     python benchmarks/bench_counts.py [--reps 100] [--goal-reps 400] [--threads 2] [--peer-python PATH]
+
+The peers live in their own environment (they pin nothing of ours, but they are not test
+dependencies): ``make bench-peers`` creates ``.peers-venv`` with pyitlib and infomeasure; pass
+``--peer-python .peers-venv/bin/python``. They run in a subprocess on the same count matrices
+(as samples, which their APIs take), after ours.
 """
 
 from __future__ import annotations
@@ -127,31 +132,91 @@ def numpy_row(est: str, n: np.ndarray) -> float:
 
 
 PEER_SCRIPT = r"""
-import json, sys, time, numpy as np
-data = np.load(sys.argv[1])
+import json, sys, time, warnings, numpy as np
+warnings.filterwarnings("ignore")
+mode, path = sys.argv[1], sys.argv[2]
+data = np.load(path)
 out = {}
+PYITLIB = ("ML", "JAMES-STEIN", "PERKS", "MINIMAX")
+INFOMEASURE = ("discrete", "miller_madow", "grassberger", "chao_shen", "chao_wang_jost", "shrink", "zhang",
+               "bonachela", "nsb", "ansb")
+def samples(row):
+    return np.repeat(np.arange(row.size), row.astype(int))
 try:
     from pyitlib import discrete_random_variable as drv
-    for est in ("ML", "JAMES-STEIN", "GRASSBERGER"):
-        t0 = time.perf_counter()
-        for row in data:
-            # pyitlib takes samples; expand the counts of the row
-            drv.entropy(np.repeat(np.arange(row.size), row.astype(int)), estimator=est, base=np.e)
-        out["pyitlib " + est] = time.perf_counter() - t0
+    for est in PYITLIB:
+        if mode == "speed":
+            t0 = time.perf_counter()
+            for row in data:
+                drv.entropy(samples(row), estimator=est, base=np.e)
+            out["pyitlib " + est + " (loop)"] = time.perf_counter() - t0
+            if est in ("ML", "JAMES-STEIN"):  # pyitlib is batched over rows of equal N
+                xs = np.stack([samples(row) for row in data])
+                t0 = time.perf_counter()
+                drv.entropy(xs, estimator=est, base=np.e)
+                out["pyitlib " + est + " (its batched call)"] = time.perf_counter() - t0
+        else:
+            out["pyitlib " + est] = [float(drv.entropy(samples(row), estimator=est, base=np.e)) for row in data]
 except Exception as exc:  # noqa: BLE001
     out["pyitlib error"] = repr(exc)
 try:
     import infomeasure as im
-    for est in ("discrete", "chao_shen", "grassberger", "nsb"):
+    for est in INFOMEASURE:
+        rows = data if (mode != "speed" or est not in ("nsb", "ansb")) else data[:100]
         t0 = time.perf_counter()
-        rows = data if est != "nsb" else data[:50]
+        vals = []
         for row in rows:
-            im.entropy(np.repeat(np.arange(row.size), row.astype(int)), approach=est, base="e")
-        out["infomeasure " + est] = (time.perf_counter() - t0) * (len(data) / len(rows))
+            try:
+                vals.append(float(im.entropy(samples(row), approach=est, base="e")))
+            except Exception:  # noqa: BLE001
+                vals.append(float("nan"))
+        if mode == "speed":
+            out["infomeasure " + est + " (loop)"] = (time.perf_counter() - t0) * (len(data) / len(rows))
+        else:
+            out["infomeasure " + est] = vals
 except Exception as exc:  # noqa: BLE001
     out["infomeasure error"] = repr(exc)
 print(json.dumps(out))
 """
+
+#: infotorch's name for each peer estimator (None: no counterpart)
+PEER_MAPPING = {
+    "pyitlib ML": "plugin",
+    "pyitlib JAMES-STEIN": "james-stein",
+    "pyitlib PERKS": None,
+    "pyitlib MINIMAX": None,
+    "infomeasure discrete": "plugin",
+    "infomeasure miller_madow": "miller-madow",
+    "infomeasure grassberger": "grassberger",
+    "infomeasure chao_shen": "chao-shen",
+    "infomeasure chao_wang_jost": "chao-wang-jost",
+    "infomeasure shrink": "james-stein",
+    "infomeasure zhang": "zhang",
+    "infomeasure bonachela": "bonachela",
+    "infomeasure nsb": "nsb",
+    "infomeasure ansb": None,
+}
+
+
+def run_peers(peer_python: str | None, mode: str, arr: np.ndarray) -> dict:
+    """Run the peers' estimators in their own environment on the rows of ``arr`` (counts)."""
+    if not peer_python:
+        return {}
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        np.save(os.path.join(d, "c.npy"), arr)
+        script = os.path.join(d, "peer.py")
+        with open(script, "w") as fh:
+            fh.write(PEER_SCRIPT)
+        proc = subprocess.run(
+            [peer_python, script, mode, os.path.join(d, "c.npy")], capture_output=True, text=True, timeout=3600
+        )
+        try:
+            return json.loads(proc.stdout.strip().splitlines()[-1])
+        except (IndexError, json.JSONDecodeError):
+            return {"error": proc.stderr[-500:]}
 
 
 def median_time(fn, repeat: int) -> float:
@@ -163,57 +228,39 @@ def median_time(fn, repeat: int) -> float:
     return statistics.median(ts)
 
 
+SPEED_ESTIMATORS = (
+    "plugin",
+    "miller-madow",
+    "grassberger",
+    "chao-shen",
+    "chao-wang-jost",
+    "james-stein",
+    "zhang",
+    "bonachela",
+    "nsb",
+    "auto",
+)
+
+
 def speed(peer_python: str | None, repeat: int = 5) -> list[tuple[str, float, str, float]]:
     c = draw(zipf(1000), 1000, 1000, seed=7)
-    res = []
-    for est in ("plugin", "grassberger", "chao-shen", "chao-wang-jost", "james-stein", "nsb", "auto"):
+    res = {}
+    for est in SPEED_ESTIMATORS:
         C.entropy_from_counts(c, estimator=est)  # warm-up at full size
-        res.append((est, median_time(lambda: C.entropy_from_counts(c, estimator=est), repeat)))
+        res[est] = median_time(lambda: C.entropy_from_counts(c, estimator=est), repeat)
     arr = c.numpy()
-    loops = {}
+    pairs = []
     for est in ("plugin", "grassberger", "chao-shen"):
-        loops[est] = median_time(lambda: [numpy_row(est, row) for row in arr], repeat)
-    peers: dict = {}
-    if peer_python:
-        import os
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as d:
-            np.save(os.path.join(d, "c.npy"), arr)
-            script = os.path.join(d, "peer.py")
-            with open(script, "w") as fh:
-                fh.write(PEER_SCRIPT)
-            proc = subprocess.run(
-                [peer_python, script, os.path.join(d, "c.npy")], capture_output=True, text=True, timeout=3600
-            )
-            try:
-                peers = json.loads(proc.stdout.strip().splitlines()[-1])
-            except (IndexError, json.JSONDecodeError):
-                peers = {"error": proc.stderr[-500:]}
-    out = []
-    ours = dict(res)
-    pairs = [
-        ("plugin", "numpy loop plugin", loops["plugin"]),
-        ("grassberger", "numpy loop grassberger", loops["grassberger"]),
-        ("chao-shen", "numpy loop chao-shen", loops["chao-shen"]),
-    ]
-    mapping = {
-        "pyitlib ML": "plugin",
-        "pyitlib JAMES-STEIN": "james-stein",
-        "pyitlib GRASSBERGER": "grassberger",
-        "infomeasure discrete": "plugin",
-        "infomeasure chao_shen": "chao-shen",
-        "infomeasure grassberger": "grassberger",
-        "infomeasure nsb": "nsb",
-    }
-    for k, val in peers.items():
-        if k in mapping and isinstance(val, float):
-            pairs.append((mapping[k], k + " (loop)", val))
-        else:
-            print(f"peer note: {k}: {val}", file=sys.stderr)
-    for est, peer, t in pairs:
-        out.append((est, ours[est], peer, t))
-    return out
+        pairs.append((est, "NumPy per-row loop", median_time(lambda: [numpy_row(est, row) for row in arr], repeat)))
+    peers = run_peers(peer_python, "speed", arr)
+    for key, val in peers.items():
+        base = key.split(" (")[0]
+        ours = PEER_MAPPING.get(base)
+        if ours is not None and isinstance(val, float):
+            pairs.append((ours, key, val))
+        elif not isinstance(val, float):
+            print(f"peer note: {key}: {val}", file=sys.stderr)
+    return [(est, res[est], peer, t) for est, peer, t in pairs]
 
 
 def main() -> None:
@@ -236,6 +283,7 @@ def main() -> None:
     print("### Auto goal: Zipf (exponent 1), K = 1000 not given\n")
     print("| N | goal RMSE | " + " | ".join(C.ENTROPY_ESTIMATORS) + " |")
     print("|---|---|" + "---|" * len(C.ENTROPY_ESTIMATORS))
+    peer_rows = []
     for n, goal in ((100, 0.40), (300, 0.18), (1000, 0.075)):
         c = draw(p, n, args.goal_reps, seed=99 + n)
         h = true_entropy(p, args.goal_reps)
@@ -244,10 +292,25 @@ def main() -> None:
             e = C.entropy_from_counts(c, estimator=est)
             vals.append(f"{float((e - h).pow(2).mean().sqrt()):.3f}")
         print(f"| {n} | {goal} | " + " | ".join(vals) + " |")
+        for key, est_vals in run_peers(args.peer_python, "accuracy", c.numpy()).items():
+            if isinstance(est_vals, list):
+                e = np.array(est_vals)
+                ok = np.isfinite(e)
+                rmse = float(np.sqrt(np.mean((e[ok] - float(h[0])) ** 2))) if ok.any() else float("nan")
+                peer_rows.append((n, key, rmse, int((~ok).sum()), len(e)))
+            else:
+                print(f"peer note: {key}: {est_vals}", file=sys.stderr)
     print()
+    if peer_rows:
+        print("Peers on the same draws (RMSE over their finite estimates; NaN: how many were not finite):\n")
+        print("| N | peer estimator | RMSE | not finite |")
+        print("|---|---|---|---|")
+        for n, key, rmse, bad, tot in peer_rows:
+            print(f"| {n} | {key} | {rmse:.3f} | {bad} / {tot} |")
+        print()
     print("### Speed: 1000 rows of counts (Zipf K = 1000, N = 1000)\n")
     print("Median of 5 runs each.\n")
-    print("| estimator | infotorch batched ms | peer (per-row loop) | peer ms | peer / infotorch |")
+    print("| estimator | infotorch batched ms | peer | peer ms | peer / infotorch |")
     print("|---|---|---|---|---|")
     for est, ours, peer, t in speed(args.peer_python):
         print(f"| {est} | {ours * 1000:.1f} | {peer} | {t * 1000:.1f} | {t / ours:.1f} |")
