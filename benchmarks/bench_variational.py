@@ -7,8 +7,11 @@ Never part of the tests.
 rho = 0.5 in each of 20 coordinate pairs, so I = -10 log(1 - 0.25) = 2.8768 nats. Each
 configuration runs once per seed (draws 0..seeds-1) with the defaults of
 ``infotorch.variational.estimate_mutual_information``; the table gives the mean bias, the spread
-(standard deviation over seeds), and the mean CPU (process) and wall seconds per estimate.
-torch-mist (the peer of the issue) pins old numpy and is not installed here; it is not run.
+(standard deviation over seeds), and the mean CPU (process) and wall seconds per estimate. For the
+variational rows the estimate is the default overfitting-corrected value; the held-out bound of
+the same run (``.held_out``, the lower bound) is in its own column.
+torch-mist (the peer of the issue) runs in its own environment when ``--mist-python`` names one
+(``python -m venv .mist-venv && .mist-venv/bin/pip install torch==2.13.0 torch-mist``).
 """
 
 from __future__ import annotations
@@ -36,10 +39,60 @@ def draw(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
-def timed(fn) -> tuple[float, float, float]:
+def timed(fn) -> tuple[float, float, float, float]:
+    """(value, held-out value or NaN, CPU s, wall s)."""
     c, w = time.process_time(), time.perf_counter()
-    value = float(fn())
-    return value, time.process_time() - c, time.perf_counter() - w
+    out = fn()
+    value, held = (float(out[0]), float(out[1])) if isinstance(out, tuple) else (float(out), math.nan)
+    return value, held, time.process_time() - c, time.perf_counter() - w
+
+
+def variational(bound: str):
+    def run(x, y, s):
+        r = estimate_mutual_information(x, y, bound=bound, seed=s)
+        return r.estimate, r.held_out
+
+    return run
+
+
+MIST_SCRIPT = r"""
+import json, sys, time, math, torch
+from torch_mist import estimate_mi
+torch.set_num_threads(int(sys.argv[3]))
+n, seeds = int(sys.argv[1]), int(sys.argv[2])
+rho, d = 0.5, 20
+out = {}
+for est in ("infonce", "smile"):
+    rows = []
+    for seed in range(seeds):
+        g = torch.Generator().manual_seed(seed)
+        x = torch.randn(n, d, generator=g, dtype=torch.float64)
+        y = rho * x + math.sqrt(1 - rho**2) * torch.randn(n, d, generator=g, dtype=torch.float64)
+        c, w = time.process_time(), time.perf_counter()
+        value = estimate_mi(data=(x.float().numpy(), y.float().numpy()), estimator=est, verbose=False)
+        value = value[0] if isinstance(value, tuple) else value
+        rows.append((float(value), time.process_time() - c, time.perf_counter() - w))
+    out[est] = rows
+print(json.dumps(out))
+"""
+
+
+def torch_mist(python: str, n: int, seeds: int, threads: int) -> dict:
+    import json
+    import os
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "mist.py")
+        with open(path, "w") as fh:
+            fh.write(MIST_SCRIPT)
+        proc = subprocess.run([python, path, str(n), str(seeds), str(threads)], capture_output=True, text=True)
+    try:
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        print(f"torch-mist failed: {proc.stderr[-800:]}")
+        return {}
 
 
 def main() -> None:
@@ -49,17 +102,17 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--bounds", nargs="*", default=["infonce", "smile", "dv", "nwj", "mine", "js", "alpha_tuba"])
     ap.add_argument("--big-bounds", nargs="*", default=["infonce", "smile", "dv"])
+    ap.add_argument("--mist-python", default=None, help="python of an environment with torch-mist")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(
         f"# {platform.machine()}, {torch.get_num_threads()} thread(s), torch {torch.__version__}; truth {TRUTH:.4f} nats"
     )
-    print("| N | estimator | mean estimate | bias | spread (sd) | CPU s | wall s |")
-    print("|---|---|---|---|---|---|---|")
+    print("| N | estimator | mean estimate | bias | spread (sd) | held-out bound (bias) | CPU s | wall s |")
+    print("|---|---|---|---|---|---|---|---|")
     for n in args.sizes:
         methods: dict[str, object] = {
-            f"variational {b}": (lambda x, y, s, b=b: estimate_mutual_information(x, y, bound=b, seed=s).estimate)
-            for b in (args.bounds if n <= 2000 else args.big_bounds)
+            f"variational {b}": variational(b) for b in (args.bounds if n <= 2000 else args.big_bounds)
         }
         methods["kNN ksg_mutual_information"] = lambda x, y, s: knn.ksg_mutual_information(x, y)
         methods["kNN mutual_information_continuous"] = lambda x, y, s: knn.mutual_information_continuous(x, y)
@@ -73,11 +126,25 @@ def main() -> None:
             est = [r[0] for r in rows]
             mean = statistics.fmean(est)
             sd = statistics.stdev(est) if len(est) > 1 else float("nan")
-            cpu = statistics.fmean(r[1] for r in rows)
-            wall = statistics.fmean(r[2] for r in rows)
+            held = statistics.fmean(r[1] for r in rows)
+            held_txt = f"{held:.3f} ({held - TRUTH:+.3f})" if math.isfinite(held) else "—"
+            cpu = statistics.fmean(r[2] for r in rows)
+            wall = statistics.fmean(r[3] for r in rows)
             print(
-                f"| {n} | {name} | {mean:.3f} | {mean - TRUTH:+.3f} | {sd:.3f} | {cpu:.1f} | {wall:.1f} |", flush=True
+                f"| {n} | {name} | {mean:.3f} | {mean - TRUTH:+.3f} | {sd:.3f} | {held_txt} | {cpu:.1f} | {wall:.1f} |",
+                flush=True,
             )
+        if args.mist_python:
+            for est, rows in torch_mist(args.mist_python, n, args.seeds, args.threads).items():
+                vals = [r[0] for r in rows]
+                mean = statistics.fmean(vals)
+                sd = statistics.stdev(vals) if len(vals) > 1 else float("nan")
+                cpu = statistics.fmean(r[1] for r in rows)
+                wall = statistics.fmean(r[2] for r in rows)
+                print(
+                    f"| {n} | torch-mist {est} | {mean:.3f} | {mean - TRUTH:+.3f} | {sd:.3f} | — | {cpu:.1f} | {wall:.1f} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

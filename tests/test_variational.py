@@ -374,10 +374,35 @@ def test_estimator_defaults_reach_a_known_mi(small_task):
     assert abs(float(r.estimate) - truth) < 0.15
     assert r.ceiling == math.log(1000) and r.n_train == r.n_test == 1000
     assert len(r.train_curve) == len(r.test_curve) == r.epochs
-    assert r.test_curve[r.best_epoch] == float(r.estimate)
+    assert r.test_curve[r.best_epoch] == float(r.held_out)
+    assert r.correction == "overfit"
+    assert float(r.estimate) == pytest.approx(0.5 * (float(r.held_out) + float(r.train_value)), rel=1e-12)
     assert r.estimate.dtype == torch.float64
     again = vb.estimate_mutual_information(x, y, max_epochs=40)
     assert float(again.estimate) == float(r.estimate)  # seeded
+    plain = vb.estimate_mutual_information(x, y, max_epochs=40, correction="none")
+    assert float(plain.estimate) == float(plain.held_out) == float(r.held_out)
+
+
+def test_training_split_value_recomputed_independently(small_task):
+    # the split is the seeded permutation; the training-split InfoNCE of the returned critic,
+    # recomputed here with F.cross_entropy over the score rows, standardized with the train stats
+    x, y, _ = small_task
+    r = vb.estimate_mutual_information(x, y, max_epochs=5, seed=4)
+    perm = torch.randperm(2000, generator=torch.Generator().manual_seed(4))
+    xs, ys = x.double()[perm][:1000], y.double()[perm][:1000]
+    xs = (xs - xs.mean(0)) / xs.std(0, correction=0)
+    ys = (ys - ys.mean(0)) / ys.std(0, correction=0)
+    with torch.no_grad():
+        scores = r.critic(xs.float(), ys.float()).double()
+    ref = math.log(1000) - torch.nn.functional.cross_entropy(scores, torch.arange(1000)).item()
+    assert float(r.train_value) == pytest.approx(ref, abs=1e-5)
+
+
+def test_overfit_correction_is_checked(small_task):
+    x, y, _ = small_task
+    with pytest.raises(ValueError, match="correction"):
+        vb.estimate_mutual_information(x[:100], y[:100], correction="aic")
 
 
 @pytest.mark.parametrize("bound", ["smile", "mine", "js", "nwj", "alpha_tuba"])

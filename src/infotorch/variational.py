@@ -817,8 +817,11 @@ _CRITICS: dict[str, Callable[[int, int], nn.Module]] = {
 class VariationalEstimate:
     """What :func:`estimate_mutual_information` returns.
 
-    ``estimate``: the bound on the held-out split at the best epoch, in nats (a 0-d float64
-    tensor); ``ceiling``: ``log`` of the evaluation block size for InfoNCE (the most it can
+    ``estimate``: the estimate in nats (a 0-d float64 tensor): with ``correction="overfit"``
+    (the default) the mean of ``held_out`` and ``train_value``, else ``held_out``;
+    ``held_out``: the bound on the held-out split at the best epoch, a lower bound on the critic's
+    population value; ``train_value``: the same bound with the same critic on the training split,
+    in blocks of the same size (an upper-biased value); ``ceiling``: ``log`` of the evaluation block size for InfoNCE (the most it can
     report), ``log(block - 1)`` for ``alpha_tuba`` at ``alpha = 1``, ``None`` otherwise;
     ``train_curve`` / ``test_curve``: the bound per epoch (nats; train: the mean over that epoch's
     batches; test: held out); ``best_epoch`` (0-based), ``epochs`` run, ``seconds`` of wall time,
@@ -828,6 +831,9 @@ class VariationalEstimate:
     estimate: Tensor
     ceiling: float | None
     bound: str
+    held_out: Tensor
+    train_value: Tensor
+    correction: str
     train_curve: list[float]
     test_curve: list[float]
     best_epoch: int
@@ -922,6 +928,7 @@ def estimate_mutual_information(
     clip: float = 5.0,
     momentum: float = 0.01,
     standardize: bool = True,
+    correction: str = "overfit",
     max_seconds: float | None = None,
     seed: int | None = 0,
     generator: torch.Generator | None = None,
@@ -944,8 +951,17 @@ def estimate_mutual_information(
     the best held-out value is the estimate.
 
     The held-out value of a fixed critic is an unbiased estimate of a quantity that is itself a
-    lower bound (up to the small bias of the ``log`` of a mean for DV/SMILE), so the estimate is
-    low by the critic's error; keeping the best of the epochs adds a small upward selection bias
+    lower bound (up to the small bias of the ``log`` of a mean for DV/SMILE), so it is low by the
+    critic's error, which at a few thousand samples is dominated by fitting the critic to finite
+    data: the critic fitted on ``n`` samples loses about as much on new data as it gains on its
+    own training data (to first order in ``1/n``; Konishi & Kitagawa 1996,
+    https://doi.org/10.1093/biomet/83.4.875). ``correction="overfit"`` (default) therefore
+    reports the mean of the held-out value and of the training-split value (same critic, same
+    block size): the best-in-class critic's bound, corrected for that first-order term. It is an
+    estimate, no longer a guaranteed lower bound; ``held_out`` keeps the lower bound and
+    ``correction="none"`` reports it. Measured on the 20-D task of ``docs/variational.md``
+    (I = 2.877 nats): held-out InfoNCE -0.46 nats at N = 2000 and -0.23 at 10^4, the corrected
+    estimate +0.02 and -0.02. Keeping the best of the epochs adds a small upward selection bias
     (the held-out set is the same each epoch). InfoNCE cannot exceed ``log(block)``, returned as
     ``ceiling``. Inputs are standardized per column with the training split's statistics
     (``standardize=True``; MI is invariant to it).
@@ -970,6 +986,7 @@ def estimate_mutual_information(
     """
     validate = v.resolve_validate(validate)
     bound = v.check_choice(bound, tuple(BOUNDS), "bound")
+    correction = v.check_choice(correction, ("overfit", "none"), "correction")
     x = _samples(x, "x", validate)
     y = _samples(y, "y", validate)
     if x.shape[0] != y.shape[0]:
@@ -1078,10 +1095,17 @@ def estimate_mutual_information(
     model.load_state_dict(best_state)
     if not math.isfinite(best):
         best = test_curve[-1] if test_curve else math.nan
+    model.eval()
+    with torch.no_grad():  # the same critic on its own training data, in blocks of the same size
+        train_value = _evaluate(model, bound, x_tr, y_tr, min(block, n_train), options)
+    value = 0.5 * (best + train_value) if correction == "overfit" else best
     return VariationalEstimate(
-        estimate=torch.tensor(best, dtype=torch.float64),
+        estimate=torch.tensor(value, dtype=torch.float64),
         ceiling=ceiling,
         bound=bound,
+        held_out=torch.tensor(best, dtype=torch.float64),
+        train_value=torch.tensor(train_value, dtype=torch.float64),
+        correction=correction,
         train_curve=train_curve,
         test_curve=test_curve,
         best_epoch=best_epoch,
