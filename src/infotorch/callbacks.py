@@ -29,7 +29,8 @@ class InformationMonitorCallback(pl.Callback):
     epochs and log the values through ``LightningModule.log_dict`` (keys ``info/<layer>/<measure>``),
     so every logger of the trainer (TensorBoard, CSV, W&B, MLflow) receives them; at the end of
     fitting write ``metrics.csv``, ``dynamics.png`` and ``information_plane.png`` to ``out_dir``
-    (if given). Other keyword arguments go to :class:`InformationMonitor`."""
+    (if given). Other keyword arguments go to :class:`InformationMonitor`; ``gather`` defaults to
+    False here, since every rank of a distributed run measures the same probe set."""
 
     def __init__(
         self,
@@ -42,7 +43,7 @@ class InformationMonitorCallback(pl.Callback):
     ) -> None:
         super().__init__()
         self.layers, self.probe, self.every = layers, probe, max(1, int(every_n_epochs))
-        self.out_dir, self.monitor_kwargs = out_dir, monitor_kwargs
+        self.out_dir, self.monitor_kwargs = out_dir, {"gather": False, **monitor_kwargs}
         self.monitor: InformationMonitor | None = None
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:

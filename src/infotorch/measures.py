@@ -82,7 +82,10 @@ class MeasureContext:
     and ``seed`` DSMI's random subsets; ``max_n`` subsamples the entropies above that many points
     (dse-dsmi's draw, ``random.Random(seed).sample``); ``noise_std`` is the std of the additive
     Gaussian noise of a noisy layer (for ``noisy_mi_zx``); ``input_clusters`` may be given to
-    reuse clusters across calls.
+    reuse clusters across calls. ``kernel_dtype`` is the dtype the diffusion kernel (distances,
+    affinities, eigenvalues) is built in: ``None`` (default) computes in the embeddings' dtype,
+    ``torch.float64`` upcasts float32 embeddings for the kernel only (the monitor's choice). The
+    labels are moved to the embeddings' device; every measure computes there.
     """
 
     z: Tensor
@@ -99,6 +102,7 @@ class MeasureContext:
     solver: str = "exact"
     max_block: int | None = 10000
     input_clusters: Tensor | None = None
+    kernel_dtype: torch.dtype | None = None
     cache: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -108,13 +112,15 @@ class MeasureContext:
         if z.ndim != 2:
             z = z.reshape(z.shape[0], -1)
         self.z = z.detach()
+        if self.kernel_dtype not in (None, torch.float32, torch.float64):
+            raise ValueError(f"kernel_dtype must be None, torch.float32 or torch.float64, got {self.kernel_dtype!r}")
         if self.labels is not None:
             lab = v.ensure_tensor(self.labels, "labels").reshape(-1)
             if lab.is_floating_point() and not bool((torch.isfinite(lab) & (lab == lab.round())).all()):
                 raise ValueError("labels must be integer class labels (finite whole numbers)")
             if lab.shape[0] != self.z.shape[0]:
                 raise ValueError(f"labels must hold one label per embedding: {lab.shape[0]} for {self.z.shape[0]}")
-            self.labels = lab.long()
+            self.labels = lab.long().to(self.z.device)
 
     # ------------------------------------------------------------------ shared pieces
     def entropy_points(self) -> Tensor:
@@ -134,7 +140,7 @@ class MeasureContext:
         pts = self.entropy_points() if subsampled else self.z
         key = "kernel_sub" if subsampled and pts is not self.z else "kernel"
         if key not in self.cache:
-            self.cache[key] = DiffusionKernel.from_points(pts, self.sigma)
+            self.cache[key] = DiffusionKernel.from_points(pts, self.sigma, dtype=self.kernel_dtype)
         return self.cache[key]
 
     def clusters_of_inputs(self) -> Tensor:
@@ -285,7 +291,7 @@ def _binned_mi_zy(ctx: MeasureContext) -> Tensor:
             UserWarning,
             stacklevel=3,
         )
-    return mutual_information_from_samples(codes, ctx.labels.cpu(), base=2)
+    return mutual_information_from_samples(codes, ctx.labels.to(codes.device), base=2)
 
 
 def _binned_mi_zx(ctx: MeasureContext) -> Tensor:

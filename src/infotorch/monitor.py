@@ -18,6 +18,14 @@ CSV or JSON; :func:`plot_dynamics` and :func:`plot_information_plane` draw them 
 ``sigma="median"`` (the default) sets the kernel bandwidth of each measurement to the median
 pairwise distance of the layer's probe embeddings, so that layers and epochs of different scales
 are comparable; a float fixes it as in ``dse-dsmi``.
+
+Cost. The probe embeddings stay on the device of the layer's output (or ``device=``), in float32
+(``dtype=``; half precision is upcast, float64 stays float64), and every measure computes there;
+the diffusion kernel of a layer is built once per measurement, in float64 (``kernel_dtype=``),
+and shared by DSE and both DSMIs. ``width=`` maps wide layers to a stated dimension first
+(:func:`reduce_width`: a seeded Gaussian random projection or PCA). Under
+``torch.distributed`` with more than one process, :meth:`InformationMonitor.measure` gathers
+every rank's probes (:func:`gather_rows`), so each rank records the measures of the union.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import fnmatch
 import json
 import math
 import os
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -43,11 +52,15 @@ __all__ = [
     "MEASURES",
     "InformationMonitor",
     "binned_codes",
+    "gather_rows",
     "median_sigma",
     "plot_dynamics",
     "plot_information_plane",
+    "principal_components",
+    "random_projection_matrix",
     "read_records",
     "reduce_layer_output",
+    "reduce_width",
     "write_records",
 ]
 
@@ -156,6 +169,175 @@ def median_sigma(z: Tensor, max_points: int = 1000) -> float:
     return median_distance(z, max_points)
 
 
+# ---------------------------------------------------------------------- width reduction
+
+PROJECTIONS = ("random", "pca")
+
+
+def _check_width(width: Any, projection: Any) -> tuple[int | None, str]:
+    """``width`` (None or a positive integer) and ``projection`` ("random" or "pca"), checked."""
+    if width is not None and (isinstance(width, bool) or not isinstance(width, int)):
+        raise TypeError(f"width must be None or a positive integer, got {width!r}")
+    if width is not None and width < 1:
+        raise ValueError(f"width must be None or a positive integer, got {width!r}")
+    if projection not in PROJECTIONS:
+        raise ValueError(f"projection must be 'random' or 'pca', got {projection!r}")
+    return width, projection
+
+
+def random_projection_matrix(
+    features: int, width: int, seed: int, *, dtype: torch.dtype = torch.float32, device: Any = None
+) -> Tensor:
+    r"""The ``(features, width)`` Gaussian matrix :math:`R_{ij} \sim \mathcal N(0, 1/\mathrm{width})`,
+    drawn on the CPU from ``torch.Generator().manual_seed(seed)`` in float64 (the same numbers on
+    every device and in every dtype), then cast and moved.
+
+    With this scaling :math:`\mathbb E\,\|R^\top u\|^2 = \|u\|^2` for every ``u``, and the
+    Johnson-Lindenstrauss lemma bounds the distortion of all pairwise distances of ``N`` points by
+    :math:`1 \pm \varepsilon` with high probability once :math:`\mathrm{width} \ge
+    4 \ln N / (\varepsilon^2/2 - \varepsilon^3/3)` (S. Dasgupta and A. Gupta, "An elementary
+    proof of a theorem of Johnson and Lindenstrauss", Random Structures & Algorithms 22(1),
+    60-65, 2003, https://doi.org/10.1002/rsa.10073; D. Achlioptas, "Database-friendly random
+    projections: Johnson-Lindenstrauss with binary coins", J. Comput. Syst. Sci. 66(4),
+    671-687, 2003, https://doi.org/10.1016/S0022-0000(03)00025-4).
+    """
+    gen = torch.Generator(device="cpu").manual_seed(int(seed) % 2**63)
+    r = torch.randn(features, width, generator=gen, dtype=torch.float64) / math.sqrt(width)
+    return r.to(device=device, dtype=dtype)
+
+
+def principal_components(z: Tensor, width: int) -> tuple[Tensor, float]:
+    r"""The scores of the rows of ``z`` (N, D) on their first ``min(width, N, D)`` principal axes,
+    and the fraction of the total variance those axes hold.
+
+    Exact PCA of the centred data :math:`Z_c = U S V^\top` (a thin SVD; K. Pearson, "On lines
+    and planes of closest fit to systems of points in space", Phil. Mag. 2(11), 559-572, 1901,
+    https://doi.org/10.1080/14786440109462720): the scores :math:`U_k S_k = Z_c V_k`, computed in
+    float64 from the eigendecomposition of the smaller of :math:`Z_c Z_c^\top` (N x N) and
+    :math:`Z_c^\top Z_c` (D x D) and returned in ``z``'s dtype. Pairwise distances of the scores
+    are those of the projection onto the principal subspace (the signs of the axes do not matter).
+    """
+    z64 = z.to(torch.float64)
+    zc = z64 - z64.mean(dim=0, keepdim=True)
+    n, d = zc.shape
+    total = float(zc.square().sum())
+    if n <= d:  # the Gram matrix: eigenvalues S^2, eigenvectors U
+        lam, vec = torch.linalg.eigh(zc @ zc.T)
+        k = min(width, n)
+        lam, vec = lam.flip(0)[:k].clamp_min(0.0), vec.flip(1)[:, :k]
+        scores = vec * lam.sqrt()
+    else:  # the covariance: eigenvectors V
+        lam, vec = torch.linalg.eigh(zc.T @ zc)
+        k = min(width, d)
+        lam, vec = lam.flip(0)[:k].clamp_min(0.0), vec.flip(1)[:, :k]
+        scores = zc @ vec
+    explained = min(1.0, float(lam.sum()) / total) if total > 0 else 1.0
+    return scores.to(z.dtype), explained
+
+
+def reduce_width(z: Tensor, width: int, projection: str = "random", *, seed: int = 0) -> Tensor:
+    """``z`` (N, D) mapped to ``width`` dims when ``D > width`` (unchanged otherwise).
+
+    ``projection="random"``: ``z @ R`` with the seeded Gaussian matrix of
+    :func:`random_projection_matrix` (pairwise distances preserved in expectation; the same
+    matrix for the same ``seed`` and ``D``). ``"pca"``: the scores on the first ``width``
+    principal axes of ``z`` itself (:func:`principal_components`; at most ``N`` columns, as ``N``
+    points span at most ``N - 1`` dims).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from infotorch.monitor import reduce_width
+    >>> z = torch.randn(50, 300, generator=torch.Generator().manual_seed(0))
+    >>> reduce_width(z, 16).shape, reduce_width(z, 16, "pca").shape, reduce_width(z, 500).shape
+    (torch.Size([50, 16]), torch.Size([50, 16]), torch.Size([50, 300]))
+    """
+    checked, projection = _check_width(width, projection)
+    if checked is None:
+        raise TypeError("width must be a positive integer, got None")
+    if not isinstance(z, Tensor) or z.ndim != 2:
+        raise ValueError(
+            f"z must be an (N, D) tensor, got {type(z).__name__} of shape {tuple(getattr(z, 'shape', ()))}"
+        )
+    if z.shape[1] <= width:
+        return z
+    if projection == "pca":
+        return principal_components(z, width)[0]
+    return z @ random_projection_matrix(z.shape[1], width, seed, dtype=z.dtype, device=z.device)
+
+
+# ---------------------------------------------------------------------- torch.distributed
+
+
+def _world_size() -> int:
+    """The number of processes of the default ``torch.distributed`` group (1 when not initialized)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return 1
+    return int(dist.get_world_size())
+
+
+def _comm_device(t: Tensor) -> torch.device:
+    """Where the default group's backend can exchange ``t``: its own CUDA device under NCCL,
+    the current CUDA device for a CPU tensor under NCCL, the CPU otherwise (gloo, mpi)."""
+    import torch.distributed as dist
+
+    backend = str(dist.get_backend()).lower()
+    if "nccl" in backend and (t.is_cuda or backend == "nccl"):
+        return t.device if t.is_cuda else torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def gather_rows(t: Tensor, name: str = "tensor") -> Tensor:
+    """Every rank's rows of ``t`` (n_rank, ...) concatenated in rank order, on every rank.
+
+    The row counts may differ between ranks: they are all-gathered first, each rank's rows are
+    padded to the largest count, all-gathered, and trimmed. The trailing shape and the dtype
+    must be the same on every rank (a ValueError names ``name`` otherwise). A collective: every
+    rank of the default group must call it. Without an initialized group of more than one
+    process it returns ``t``.
+    """
+    import torch.distributed as dist
+
+    world = _world_size()
+    if world == 1:
+        return t
+    device = _comm_device(t)
+    rows = t.shape[0] if t.ndim else 1
+    flat = t.reshape(rows, -1)
+    dtype_code = list(_DTYPE_CODES).index(t.dtype) if t.dtype in _DTYPE_CODES else -1
+    meta = torch.tensor([rows, flat.shape[1], t.ndim, dtype_code], dtype=torch.int64, device=device)
+    metas = [torch.empty_like(meta) for _ in range(world)]
+    dist.all_gather(metas, meta)
+    table = torch.stack(metas).cpu().tolist()
+    if any(m[1:] != table[0][1:] for m in table) or dtype_code < 0:
+        raise ValueError(
+            f"{name} must have the same trailing shape and a common dtype on every rank to be gathered; "
+            f"got (rows, values per row, ndim, dtype code) = {table}"
+        )
+    sizes = [m[0] for m in table]
+    buf = torch.zeros(max(sizes), flat.shape[1], dtype=t.dtype, device=device)
+    buf[:rows] = flat.to(device)
+    bufs = [torch.empty_like(buf) for _ in range(world)]
+    dist.all_gather(bufs, buf)
+    out = torch.cat([b[:s] for b, s in zip(bufs, sizes, strict=True)])
+    return out.reshape(sum(sizes), *t.shape[1:]).to(t.device)
+
+
+_DTYPE_CODES = (
+    torch.float16,
+    torch.bfloat16,
+    torch.float32,
+    torch.float64,
+    torch.uint8,
+    torch.int8,
+    torch.int16,
+    torch.int32,
+    torch.int64,
+)
+
+
 class InformationMonitor:
     """Forward hooks on named layers and per-epoch information measurements.
 
@@ -193,7 +375,33 @@ class InformationMonitor:
     bins : int
         Bins per unit of the binned baseline.
     num_repetitions, seed : int
-        DSMI's random subsets (seeded: repeated measurements are comparable).
+        DSMI's random subsets (seeded: repeated measurements are comparable); ``seed`` also
+        seeds each layer's random projection (``width=``).
+    dtype : torch.float32 or torch.float64
+        The least precision the probe embeddings are kept in: float16/bfloat16 outputs are
+        upcast to float32 (before a ``"mean"`` reduction), float64 outputs stay float64 with the
+        default ``torch.float32``; ``torch.float64`` upcasts everything.
+    device : str or torch.device, optional
+        Where the embeddings are kept and measured (default: where each layer's output is, the
+        GPU when the model is there).
+    kernel_dtype : torch.float64 or torch.float32
+        The dtype of the diffusion kernel of DSE/DSMI (distances, affinities, eigenvalues);
+        float64 by default, so the values equal a float64 computation of the same embeddings.
+    width : int, optional
+        Map the embeddings of a layer wider than ``width`` to ``width`` dims before the measures
+        (records then carry a ``width`` column, and ``explained_variance`` for PCA); see
+        :func:`reduce_width`.
+    projection : "random" or "pca"
+        How: a Gaussian random projection scaled by ``1/sqrt(width)`` (fixed per layer across
+        epochs, seeded from ``seed`` and the layer's name), or PCA of each measurement's probe
+        embeddings (exact).
+    gather : bool
+        Under an initialized ``torch.distributed`` group of more than one process, gather every
+        rank's probe embeddings, labels and inputs (in rank order) before measuring, so every
+        rank records the measures of all probes (default True). :meth:`measure` is then a
+        collective that every rank must call; pass ``gather=False`` when only one rank measures,
+        or when every rank holds the same probes. Give the monitor the unwrapped model
+        (``ddp_model.module``), so that the probe pass runs none of DDP's own collectives.
 
     Examples
     --------
@@ -226,6 +434,12 @@ class InformationMonitor:
         bins: int = 30,
         num_repetitions: int = 5,
         seed: int = 0,
+        dtype: torch.dtype = torch.float32,
+        device: str | torch.device | None = None,
+        kernel_dtype: torch.dtype = torch.float64,
+        width: int | None = None,
+        projection: str = "random",
+        gather: bool = True,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -254,6 +468,17 @@ class InformationMonitor:
             raise ValueError(f"t must be a positive finite number, got {t!r}")
         if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
             raise ValueError(f"bins must be a positive integer, got {bins!r}")
+        if dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+        if kernel_dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"kernel_dtype must be torch.float32 or torch.float64, got {kernel_dtype!r}")
+        if device is not None and not isinstance(device, (str, torch.device)):
+            raise TypeError(f"device must be None, a string or a torch.device, got {type(device).__name__}")
+        if not isinstance(gather, bool):
+            raise TypeError(f"gather must be True or False, got {gather!r}")
+        self.width, self.projection = _check_width(width, projection)
+        self.dtype, self.kernel_dtype, self.gather = dtype, kernel_dtype, gather
+        self.device = None if device is None else torch.device(device)
         self.model = model
         self.layers = names
         self.sigma = sigma
@@ -267,6 +492,7 @@ class InformationMonitor:
         self._handles: list[Any] = []
         self._input_clusters: Tensor | None = None
         self._input_key: tuple[int, ...] | None = None
+        self._projections: dict[tuple[str, int, str, torch.dtype], Tensor] = {}
 
     # ------------------------------------------------------------------ hooks
     def attach(self) -> InformationMonitor:
@@ -299,7 +525,8 @@ class InformationMonitor:
 
     @torch.no_grad()
     def embeddings(self, x: Tensor, batch_size: int = 1024) -> dict[str, Tensor]:
-        """Run ``x`` through the model in eval mode; the flattened outputs of each layer (CPU, float64).
+        """Run ``x`` through the model in eval mode; the ``(N, features)`` outputs of each layer,
+        on the layer's device (or ``device=``) in at least ``dtype`` (float32 by default).
 
         The hooks live for this pass only (unless :meth:`attach` holds them), so training
         forwards outside a measurement pay nothing and no activations are kept."""
@@ -307,6 +534,8 @@ class InformationMonitor:
         if not -x.ndim <= bd < x.ndim:  # before any hook or mode change
             raise ValueError(f"the probe inputs of shape {tuple(x.shape)} have no dim {bd} (batch_dim)")
         total = x.shape[bd]
+        if total == 0:
+            raise ValueError(f"the probe inputs of shape {tuple(x.shape)} hold no probe along batch_dim={bd}")
         temporary = not self._handles
         self.attach()
         was_training = self.model.training
@@ -320,13 +549,21 @@ class InformationMonitor:
                 for k in self.layers:
                     if k not in self._captured:
                         raise ValueError(f"layer {self.layers[k]!r} produced no tensor output in the forward pass")
-                    chunks[k].append(self.reduce_output(self._captured[k], n_batch, k).cpu())
+                    out = self._captured[k]
+                    # upcast on the output's own device, reduce there, then move the (N, D) result
+                    out = out.to(self.embedding_dtype(out.dtype))
+                    z = self.reduce_output(out, n_batch, k)
+                    chunks[k].append(z if self.device is None else z.to(self.device))
         finally:
             self.model.train(was_training)
             self._captured.clear()
             if temporary:
                 self.detach()
-        return {k: torch.cat(v).to(torch.float64) for k, v in chunks.items()}
+        return {k: torch.cat(v) if len(v) > 1 else v[0] for k, v in chunks.items()}
+
+    def embedding_dtype(self, dtype: torch.dtype) -> torch.dtype:
+        """The dtype an output of ``dtype`` is kept in: at least ``self.dtype`` (float32)."""
+        return torch.promote_types(dtype, self.dtype) if dtype.is_floating_point else self.dtype
 
     def reduce_output(self, out: Tensor, n_probes: int, layer: str = "layer") -> Tensor:
         """One layer's output as ``(n_probes, features)``: the batch at ``batch_dim``, then
@@ -342,17 +579,42 @@ class InformationMonitor:
             self._input_key = key
         return self._input_clusters
 
+    def project(self, layer: str, z: Tensor) -> tuple[Tensor, dict[str, Any]]:
+        """``z`` (N, D) of ``layer`` reduced to ``width`` dims as configured, and the record
+        columns that say so (``width``; ``explained_variance`` for PCA); ``z`` and no columns
+        when ``width`` is None. The random projection of a layer is drawn once (seed: ``seed``
+        and the layer's name) and reused while ``D`` stays the same."""
+        if self.width is None:
+            return z, {}
+        if z.shape[1] <= self.width:
+            return z, {"width": int(z.shape[1])}
+        if self.projection == "pca":
+            scores, explained = principal_components(z, self.width)
+            return scores, {"width": int(scores.shape[1]), "explained_variance": explained}
+        key = (layer, int(z.shape[1]), str(z.device), z.dtype)
+        if key not in self._projections:
+            seed = (int(self.seed) * 0x9E3779B1 + zlib.crc32(layer.encode("utf-8"))) % 2**63
+            self._projections[key] = random_projection_matrix(
+                z.shape[1], self.width, seed, dtype=z.dtype, device=z.device
+            )
+        return z @ self._projections[key], {"width": self.width}
+
     def measure_embeddings(self, z: Tensor, y: Tensor | None = None, x: Tensor | None = None) -> dict[str, float]:
-        """The configured measures of one layer's embeddings ``z`` (N, D): one
-        :class:`~infotorch.measures.MeasureContext`, so DSE and both DSMIs share one kernel.
-        Measures whose needs (labels, inputs) are not given are skipped."""
+        """The configured measures of one layer's embeddings ``z`` (N, D), on ``z``'s device (or
+        ``device=``): one :class:`~infotorch.measures.MeasureContext`, so DSE and both DSMIs
+        share one kernel (built in ``kernel_dtype``). Measures whose needs (labels, inputs) are
+        not given are skipped. No width reduction here: :meth:`measure` applies :meth:`project`
+        first."""
         out: dict[str, float] = {}
-        z = z.detach().cpu().to(torch.float64)
+        z = z.detach()
+        if self.device is not None:
+            z = z.to(self.device)
+        z = z.to(self.embedding_dtype(z.dtype))
         v.check_finite(z, "embeddings")
         ctx = MeasureContext(
             z,
-            labels=None if y is None else y.detach().cpu(),
-            inputs=None if x is None else x.detach().cpu(),
+            labels=None if y is None else y.detach(),
+            inputs=None if x is None else x.detach(),
             sigma=self.sigma,
             t=self.t,
             bins=self.bins,
@@ -360,6 +622,7 @@ class InformationMonitor:
             num_repetitions=self.num_repetitions,
             seed=self.seed,
             noise_std=self.noise_std,
+            kernel_dtype=self.kernel_dtype,
         )
         if x is not None and any("inputs" in get_measure(m).needs for m in self.measures):
             ctx.input_clusters = self._clusters_for_inputs(x)
@@ -381,6 +644,14 @@ class InformationMonitor:
         """Measure every layer on the probe set ``(x, y)``; append one record per layer and return them.
 
         ``extra`` (e.g. ``accuracy=0.93, run="true labels"``) is copied into each record.
+
+        Under an initialized ``torch.distributed`` group of more than one process (and
+        ``gather=True``) this is a collective: every rank calls it with its own probes (any
+        number, at least one; ``y`` given on all ranks or on none), the embeddings, labels and
+        (when a measure needs them) inputs of all ranks are gathered in rank order
+        (:func:`gather_rows`), and every rank computes and records the measures of the union, the
+        same values as one process measuring the concatenated probes. Give ``writer`` on one
+        rank only to log once.
         """
         n = x.shape[self.batch_dim] if -x.ndim <= self.batch_dim < x.ndim else -1
         if y is not None and y.reshape(-1).shape[0] != n:
@@ -392,10 +663,16 @@ class InformationMonitor:
             )
         embs = self.embeddings(x)
         inputs = x.movedim(self.batch_dim, 0) if self.batch_dim % x.ndim else x
+        labels: Tensor | None = y
+        inputs_or_none: Tensor | None = inputs
+        if self.gather and _world_size() > 1:
+            embs, labels, inputs_or_none = self._gathered(embs, y, inputs)
         rows = []
         for layer, z in embs.items():
             row: dict[str, Any] = {"epoch": epoch, "layer": layer, **extra}
-            row.update(self.measure_embeddings(z, y, inputs))
+            z, columns = self.project(layer, z)
+            row.update(columns)
+            row.update(self.measure_embeddings(z, labels, inputs_or_none))
             rows.append(row)
         self.records.extend(rows)
         if self.writer is not None:  # e.g. torch.utils.tensorboard.SummaryWriter
@@ -404,6 +681,20 @@ class InformationMonitor:
                     if isinstance(value, float) and key != "epoch":
                         self.writer.add_scalar(f"info/{row['layer']}/{key}", value, epoch)
         return rows
+
+    def _gathered(
+        self, embs: dict[str, Tensor], y: Tensor | None, inputs: Tensor
+    ) -> tuple[dict[str, Tensor], Tensor | None, Tensor | None]:
+        """Every rank's embeddings, labels and inputs (None when no measure needs them),
+        concatenated in rank order."""
+        has_y = torch.tensor([0 if y is None else 1])
+        flags = gather_rows(has_y, "the presence of labels").tolist()
+        if len(set(flags)) > 1:
+            raise ValueError(f"y must be given on every rank or on none; ranks with labels: {flags}")
+        labels = None if y is None else gather_rows(y.reshape(-1), "y")
+        needed = any("inputs" in get_measure(m).needs for m in self.measures)
+        gathered = gather_rows(inputs, "x") if needed else None
+        return {k: gather_rows(z, f"the embeddings of layer {k!r}") for k, z in embs.items()}, labels, gathered
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         write_records(self.records, path)
