@@ -156,7 +156,10 @@ def _compact(c: Tensor, checked: bool = False) -> tuple[Tensor, Tensor] | None:
     """
     if nx.needs_grad(c) or c.numel() < 4096 or c.shape[0] < 2:
         return None
-    top = int(c.max())
+    lo, hi = (float(t) for t in torch.aminmax(c))
+    if not (lo >= 0 and math.isfinite(hi)):
+        return None  # negative or non-finite counts only reach here with the checks off
+    top = int(hi)
     b = c.shape[0]
     if 2 * (top + 1) > c.shape[-1] or b * (top + 1) > 4 * c.numel():
         return None
