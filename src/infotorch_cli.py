@@ -14,13 +14,20 @@ __all__ = ["main"]
 
 
 def main() -> int:
-    """Import the command line and run it; a Ctrl-C during the import is one line, exit 130."""
+    """Import the command line and run it; a Ctrl-C while it imports or runs is one line, exit 130.
+
+    A Ctrl-C that arrives after the command is done, while the interpreter shuts down, ends the
+    process by the signal itself (no output; shells report it as status 130): Python restores the
+    default SIGINT action during its shutdown, which no handler can change.
+    """
     try:
         from infotorch.cli import main as cli_main
+
+        code = cli_main()
     except KeyboardInterrupt:
         sys.stderr.write("infotorch: interrupted\n")
-        return 130
-    return cli_main()
+        code = 130
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

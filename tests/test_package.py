@@ -204,7 +204,7 @@ def test_console_script_runs():
     json.dumps(cli.measure_table())  # the table is plain data
 
 
-@pytest.mark.parametrize("delay", [0.05, 0.4, 1.0])
+@pytest.mark.parametrize("delay", [0.05, 0.4, 1.0, 1.2])
 def test_console_script_ctrl_c_during_import_is_one_line(delay):
     # A Ctrl-C while the console script is still importing torch (the first second or so)
     # ends with one line on stderr and exit 130, never a traceback from inside ``import torch``.
@@ -217,10 +217,13 @@ def test_console_script_ctrl_c_during_import_is_one_line(delay):
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    if proc.returncode == 0:  # it finished before the signal came: nothing to check
+    assert "Traceback" not in err
+    if proc.returncode in (0, -signal.SIGINT):
+        # it finished before the signal came, or the signal came during the interpreter's
+        # shutdown (which restores the default action: the process ends by the signal, silently)
+        assert err.strip() == ""
         return
     assert proc.returncode == 130, err
-    assert "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].endswith(": interrupted"), err
 
