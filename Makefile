@@ -21,7 +21,7 @@ $(VENV)/.demo-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
-	$(PIP) install $(PIP_FLAGS) -e ".[dev,compare,metrics,plot,cli,labs,lightning]"
+	$(PIP) install $(PIP_FLAGS) -e ".[dev,compare,metrics,plot,cli,labs,lightning,faiss]"
 	touch $@
 
 # The lab pages are checked in headless Chromium (Debian's package); install it when absent.

@@ -2,13 +2,17 @@
 KSG, peak memory, and the bias tables quoted in the docstrings. Never part of the tests.
 
     python benchmarks/bench_knn.py accuracy [--n 5000] [--seeds 2]
-    python benchmarks/bench_knn.py speed [--sizes 10000 100000] [--repeat 3]
+    python benchmarks/bench_knn.py speed [--sizes 10000 100000] [--dims 1 10] [--repeat 3]
+        [--runs auto kdtree faiss brute ckdtree sklearn] [--max-seconds 600] [--threads 2]
     python benchmarks/bench_knn.py memory [--n 100000]
     python benchmarks/bench_knn.py bias [--seeds 10]
 
-Speed runs ours and the peers interleaved in one process (median wall time, ratio peer / ours,
-> 1: infotorch is faster). Memory runs each configuration in its own subprocess (ru_maxrss
-growth). Everything is float64 on CPU.
+Speed runs every configuration (our backends, the scipy cKDTree KSG, scikit-learn at 1 + 1) in
+a fresh subprocess, interleaved over repeats: wall time of the estimate (median), killed and
+reported as "> limit" past ``--max-seconds``, and peak memory (ru_maxrss of that process: total
+and growth during the estimate). Ratio = fastest peer / ours (> 1: infotorch is faster).
+Memory runs each configuration in its own subprocess (ru_maxrss growth). Everything is float64
+on CPU.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import resource
 import statistics
@@ -51,13 +56,20 @@ def standardize(a: np.ndarray) -> np.ndarray:
     return (a - a.mean(0)) / a.std(0)
 
 
-def machine() -> str:
+def machine(threads: int | None = None) -> str:
     import scipy
     import sklearn
 
+    try:
+        import faiss
+
+        extra = f", faiss {faiss.__version__}"
+    except ImportError:
+        extra = ", no faiss"
     return (
-        f"{platform.machine()} ({torch.get_num_threads()} threads), torch {torch.__version__}, "
-        f"Python {platform.python_version()}, scipy {scipy.__version__}, scikit-learn {sklearn.__version__}"
+        f"{platform.machine()}, {os.cpu_count()} CPUs ({threads or torch.get_num_threads()} torch threads), "
+        f"torch {torch.__version__}, Python {platform.python_version()}, scipy {scipy.__version__}, "
+        f"scikit-learn {sklearn.__version__}{extra}"
     )
 
 
@@ -107,50 +119,103 @@ def accuracy(n: int, seeds: int) -> None:
 
 # --------------------------------------------------------------------------- speed
 
-
-def timed(f, repeat: int) -> tuple[float, float]:
-    times, value = [], math.nan
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        value = f()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), value
+OURS = ("auto", "kdtree", "faiss", "brute")
+PEERS = ("ckdtree", "sklearn")
 
 
-def speed(sizes: list[int], repeat: int, dims: list[int]) -> None:
-    from sklearn.feature_selection import mutual_info_regression
+def speed_data(n: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, d))
+    return x, 0.6 * x + 0.8 * rng.standard_normal((n, d))
 
-    print(machine())
-    print("| N | d | infotorch s | cKDTree KSG s | ratio | sklearn s | ratio | |ours - cKDTree| |")
+
+def speed_worker(n: int, d: int, what: str, threads: int) -> None:
+    """One configuration in a fresh process: print "ready" after the setup, then one JSON line.
+
+    Peak memory is this process's ru_maxrss (resident set, all allocators, torch's included),
+    in total and as growth over the peak reached before the timed call.
+    """
+    torch.set_num_threads(threads)
+    x, y = speed_data(n, d)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    xs, ys = standardize(x), standardize(y)
+    warnings.simplefilter("ignore", UserWarning)  # 10 + 10 is the warned-about regime
+    if what == "ckdtree":
+        run = lambda a, b, *_: ckdtree_ksg(a, b)
+        args = (xs, ys)
+    elif what == "sklearn":  # imported only here: its thread pools would share the machine with ours
+        from sklearn.feature_selection import mutual_info_regression
+
+        run = lambda a, b, *_: float(mutual_info_regression(a, b[:, 0], random_state=0)[0])
+        args = (x, y)
+    else:
+        run = lambda a, b, backend: float(knn.ksg_mutual_information(a, b, backend=backend))
+        args = (xt, yt)
+    small = tuple(a[:300] for a in args)
+    run(*small, what)  # loads scipy / faiss / sklearn and warms the thread pools, outside the timing
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print("ready", flush=True)
+    t0 = time.perf_counter()
+    value = run(*args, what)
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": seconds, "value": value, "peak_mib": peak / 1024, "growth_mib": (peak - base) / 1024}))
+
+
+def speed_run(n: int, d: int, what: str, threads: int, max_seconds: float) -> dict | None:
+    """Run one configuration; ``None`` when it ran past ``max_seconds`` (it is killed)."""
+    cmd = [sys.executable, __file__, "_speed_worker", str(n), str(d), what, str(threads)]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if line.strip() != "ready":
+            proc.wait()
+            raise RuntimeError(f"{what} at N={n}, d={d} failed during setup (exit {proc.returncode})")
+        try:
+            proc.wait(timeout=max_seconds)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return None
+        if proc.returncode != 0:
+            raise RuntimeError(f"{what} at N={n}, d={d} failed (exit {proc.returncode})")
+        return json.loads(proc.stdout.read().strip().splitlines()[-1])
+
+
+def speed(
+    sizes: list[int], repeat: int | None, dims: list[int], whats: list[str], threads: int, max_seconds: float
+) -> None:
+    """Each configuration in its own process (time limit, peak memory), interleaved over repeats."""
+    print(machine(threads))
+    print(f"KSG variant 1, max-norm, k = 3; time limit {max_seconds:.0f} s per run; ratio = fastest peer / this")
+    print("| N | d | what | s | peak RSS MiB | growth MiB | estimate | ratio |")
     print("|---|---|---|---|---|---|---|---|")
     for n in sizes:
         for d in dims:
-            rng = np.random.default_rng(0)
-            x = rng.standard_normal((n, d))
-            y = 0.6 * x + 0.8 * rng.standard_normal((n, d))
-            xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-            xs, ys = standardize(x), standardize(y)
-            reps = repeat if n <= 10_000 else 1
-            res: dict[str, list[float]] = {"ours": [], "ckd": [], "skl": []}
-            vals: dict[str, float] = {}
-            for _ in range(reps):  # interleaved
-                warnings.simplefilter("ignore", UserWarning)  # 10 + 10 is the warned-about regime
-                t, vals["ours"] = timed(lambda: float(knn.ksg_mutual_information(xt, yt)), 1)
-                res["ours"].append(t)
-                t, vals["ckd"] = timed(lambda: ckdtree_ksg(xs, ys), 1)
-                res["ckd"].append(t)
-                if d == 1:
-                    t, vals["skl"] = timed(lambda: mutual_info_regression(x, y[:, 0], random_state=0)[0], 1)
-                    res["skl"].append(t)
-            ours = statistics.median(res["ours"])
-            ckd = statistics.median(res["ckd"])
-            skl = (
-                f"{statistics.median(res['skl']):.3f} | {statistics.median(res['skl']) / ours:.2f}"
-                if d == 1
-                else "- | -"
-            )
-            diff = abs(vals["ours"] - vals["ckd"])
-            print(f"| {n} | {d}+{d} | {ours:.3f} | {ckd:.3f} | {ckd / ours:.2f} | {skl} | {diff:.1e} |", flush=True)
+            todo = [w for w in whats if w != "sklearn" or d == 1]
+            reps = repeat if repeat is not None else (3 if n <= 10_000 else 1)
+            runs: dict[str, list[dict | None]] = {w: [] for w in todo}
+            for _ in range(reps):
+                for w in todo:
+                    runs[w].append(speed_run(n, d, w, threads, max_seconds))
+            med: dict[str, float] = {}
+            for w, rs in runs.items():
+                if all(r is not None for r in rs):
+                    med[w] = statistics.median(r["seconds"] for r in rs if r is not None)
+            peer = min((med[w] for w in PEERS if w in med), default=math.nan)
+            for w, rs in runs.items():
+                done = [r for r in rs if r is not None]
+                label = w if w in PEERS else f"infotorch {w}"
+                if w not in med:
+                    print(f"| {n} | {d}+{d} | {label} | > {max_seconds:.0f} (limit) | | | | |", flush=True)
+                    continue
+                r = done[-1]
+                ratio = "" if w in PEERS else f"{peer / med[w]:.2f}"
+                print(
+                    f"| {n} | {d}+{d} | {label} | {med[w]:.3f} | {r['peak_mib']:.0f} | {r['growth_mib']:.0f} | "
+                    f"{r['value']:.6f} | {ratio} |",
+                    flush=True,
+                )
 
 
 # --------------------------------------------------------------------------- memory
@@ -256,22 +321,29 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_memory_worker":
         memory_worker(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "_speed_worker":
+        speed_worker(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
+        return
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("what", choices=["accuracy", "speed", "memory", "bias"])
     p.add_argument("--n", type=int, default=None)
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     p.add_argument("--dims", type=int, nargs="+", default=[1, 10])
-    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=None, help="runs per configuration (3 up to N = 10^4, then 1)")
     p.add_argument("--configs", nargs="+", default=["ksg:1", "ksg:10", "entropy:10"])
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads for this run")
+    p.add_argument(
+        "--runs", nargs="+", default=[*OURS, *PEERS], choices=[*OURS, *PEERS], help="speed: our backends and peers"
+    )
+    p.add_argument("--max-seconds", type=float, default=600.0, help="speed: time limit of one run")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     if a.what == "accuracy":
         accuracy(a.n or 5000, a.seeds)
     elif a.what == "speed":
-        speed(a.sizes, a.repeat, a.dims)
+        speed(a.sizes, a.repeat, a.dims, a.runs, a.threads or 2, a.max_seconds)
     elif a.what == "memory":
         memory(a.n or 100_000, a.configs)
     else:

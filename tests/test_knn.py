@@ -21,9 +21,18 @@ from hypothesis import strategies as st
 from scipy.spatial import cKDTree
 from scipy.special import digamma
 
+import infotorch._neighbors as nb
 import infotorch.knn as knn
 
 F64 = torch.float64
+
+try:
+    import faiss
+except ImportError:  # an optional extra: pip install faiss-cpu (or infotorch[faiss])
+    faiss = None
+needs_faiss = pytest.mark.skipif(
+    faiss is None, reason="faiss is not installed (pip install faiss-cpu, or the infotorch[faiss] extra)"
+)
 
 
 def randn(*shape: int, seed: int = 0) -> torch.Tensor:
@@ -200,6 +209,45 @@ def test_ksg_matches_brute_reference(metric, variant):
     assert abs(float(ours) - ref_ksg_brute(x.numpy(), y.numpy(), 3, metric, variant)) < 1e-10
 
 
+def ref_ksg2_ties(x: np.ndarray, y: np.ndarray, k: int, metric: str) -> float:
+    """KSG variant 2 with the documented tie rules (ksg_mutual_information's docstring), full matrices:
+    the rectangle spans the whole closed ball when it holds more than k points, a zero side falls back
+    to the variant-1 term, and a zero radius to the digamma plug-in term of the duplicate counts."""
+    n = len(x)
+    dx, dy = ref_dist(x, metric), ref_dist(y, metric)
+    dj = np.maximum(dx, dy)
+    eps = np.sort(dj, axis=1)[:, k - 1]
+    same = lambda a: (np.abs(a[:, None, :] - a[None, :, :]).max(-1) == 0).sum(1)  # self included
+    out = []
+    for i in range(n):
+        if eps[i] == 0:
+            out.append(digamma(same(np.hstack([x, y]))[i]) + digamma(n) - digamma(same(x)[i]) - digamma(same(y)[i]))
+            continue
+        ball = dj[i] <= eps[i]
+        closed = int(ball.sum())
+        ball = ball if closed > k else np.isin(np.arange(n), np.argsort(dj[i], kind="stable")[:k])
+        ex, ey = dx[i, ball].max(), dy[i, ball].max()
+        if ex > 0 and ey > 0:
+            nx, ny = (dx[i] <= ex).sum(), (dy[i] <= ey).sum()
+            out.append(digamma(closed) - 1 / closed + digamma(n) - digamma(nx) - digamma(ny))
+        else:
+            k_eff = 1 + (dj[i] < eps[i]).sum()
+            nx, ny = (dx[i] < eps[i]).sum(), (dy[i] < eps[i]).sum()
+            out.append(digamma(k_eff) + digamma(n) - digamma(nx + 1) - digamma(ny + 1))
+    return float(np.mean(out))
+
+
+@pytest.mark.parametrize("metric", ["chebyshev", "euclidean"])
+@pytest.mark.parametrize("dims", [(1, 1), (2, 2), (2, 1)])
+def test_ksg2_tie_rules_match_reference(metric, dims):
+    # coarse values: ties beyond the k-th neighbour (the rectangle spans the closed ball), zero sides, atoms
+    g = torch.Generator().manual_seed(5)
+    x = torch.round(2 * torch.randn(200, dims[0], generator=g, dtype=F64))
+    y = torch.round(x[:, :1] + 2 * torch.randn(200, dims[1], generator=g, dtype=F64))
+    ours = knn.ksg_mutual_information(x, y, k=3, variant=2, metric=metric, standardize=False)
+    assert abs(float(ours) - ref_ksg2_ties(x.numpy(), y.numpy(), 3, metric)) < 1e-10
+
+
 def test_cmi_entropy_kl_match_brute_references():
     x, y, z = randn(200, 1, seed=1), randn(200, 2, seed=2), randn(200, 1, seed=3)
     y = y + x
@@ -243,7 +291,9 @@ def _all_calls(x, y, z, lab):
         "ksg1": lambda **kw: knn.ksg_mutual_information(x, y, **kw),
         "ksg2": lambda **kw: knn.ksg_mutual_information(x, y, variant=2, **kw),
         "ksg_euc": lambda **kw: knn.ksg_mutual_information(x, y, metric="euclidean", **kw),
+        "ksg2_euc": lambda **kw: knn.ksg_mutual_information(x, z, variant=2, metric="euclidean", **kw),
         "cmi": lambda **kw: knn.ksg_conditional_mutual_information(x, y, z, **kw),
+        "cmi_euc": lambda **kw: knn.ksg_conditional_mutual_information(x, y, z, metric="euclidean", **kw),
         "kl": lambda **kw: knn.knn_kl_divergence(x, z, **kw),
         "ross": lambda **kw: knn.knn_mutual_information_discrete(x, lab, **kw),
         "ross_max": lambda **kw: knn.knn_mutual_information_discrete(x, lab, metric="chebyshev", **kw),
@@ -262,17 +312,154 @@ def test_batched_equals_loop():
                 assert torch.allclose(batched[name][i, j], f(), rtol=0, atol=1e-12), name
 
 
-@pytest.mark.parametrize("ties", [False, True])
-def test_every_backend_gives_the_same_bits(ties):
-    g = torch.Generator().manual_seed(7)
-    x, y, z = (torch.randn(2, 150, d, generator=g, dtype=F64) for d in (2, 1, 2))
+def _backend_data(ties: bool, n: int = 150, seed: int = 7):
+    g = torch.Generator().manual_seed(seed)
+    x, y, z = (torch.randn(2, n, d, generator=g, dtype=F64) for d in (2, 1, 2))
     if ties:  # coarse rounding: many exact ties and duplicates, at the radius and at 0
         x, y, z = (torch.round(t * 2) for t in (x, y, z))
-    lab = torch.randint(0, 3, (2, 150), generator=g)
-    for name, f in _all_calls(x, y + x[..., :1], z, lab).items():
-        a, b = f(backend="brute"), f(backend="kdtree")
-        assert torch.equal(a, b), (name, a, b)
+    lab = torch.randint(0, 3, (2, n), generator=g)
+    return x, y + x[..., :1], z, lab
+
+
+@pytest.mark.parametrize(
+    "backends", [("brute", "kdtree", "auto"), pytest.param(("brute", "kdtree", "faiss", "auto"), marks=needs_faiss)]
+)
+@pytest.mark.parametrize("ties", [False, True])
+def test_every_backend_gives_the_same_bits(ties, backends):
+    for name, f in _all_calls(*_backend_data(ties)).items():
+        a = f(backend="brute")
         assert torch.isfinite(a).all(), name
+        for backend in backends[1:]:
+            b = f(backend=backend)
+            assert torch.equal(a, b), (name, backend, a, b)
+
+
+@needs_faiss
+@pytest.mark.parametrize("ties", [False, True])
+def test_auto_with_faiss_gives_the_same_bits_where_it_picks_faiss(ties):
+    # N = 600 > FAISS_MIN_N_PRODUCT: "auto" searches the Euclidean product spaces with faiss here
+    data = _backend_data(ties, n=600, seed=3)
+    x = data[0]
+    joint = nb.make_space((2, 2), "euclidean")
+    assert nb.search_backend(nb.resolve_backend("auto", x), joint, 600) == "faiss"
+    for name in ("ksg_euc", "ksg2_euc", "cmi_euc", "ross", "entropy"):
+        f = _all_calls(*data)[name]
+        a, b, c = f(backend="brute"), f(backend="auto"), f(backend="faiss")
+        assert torch.equal(a, b) and torch.equal(a, c), (name, a, b, c)
+
+
+@needs_faiss
+def test_auto_rule_for_faiss():
+    cpu = torch.zeros(1)
+    assert nb.resolve_backend("auto", cpu) == "auto"
+    product = nb.make_space((10, 10), "euclidean")
+    assert nb.search_backend("auto", product, 100_000) == "faiss"
+    assert nb.search_backend("auto", product, 100) == "brute"  # small: brute force is as fast
+    assert nb.search_backend("auto", nb.make_space((10, 10), "chebyshev"), 100_000) == "kdtree"
+    assert nb.search_backend("auto", nb.make_space((1, 1), "euclidean"), 100_000) == "kdtree"  # a max-norm
+    assert nb.search_backend("auto", nb.make_space((20,), "euclidean"), 100_000) == "faiss"
+    assert nb.search_backend("auto", nb.make_space((8,), "euclidean"), 100_000) == "kdtree"
+    assert nb.search_backend("auto", nb.make_space((20,), "euclidean"), 1000) == "kdtree"
+    assert nb.search_backend("faiss", nb.make_space((2,), "chebyshev"), 10) == "faiss"
+
+
+def _adversarial(m: int = 40, metric: str = "euclidean") -> np.ndarray:
+    """A query at (500, 0) with m points at distances 1 + i 1e-9 (the nearest have the highest indices)
+    and four anchors at distance 1000 from the origin, so that the float32 grid (spacing 3e-5 near 500)
+    cannot tell the m distances apart, whatever centre a backend picks."""
+    rng = np.random.default_rng(0)
+    q = np.array([500.0, 0.0])
+    r = 1.0 + 1e-9 * np.arange(m)[::-1]
+    if metric == "euclidean":
+        theta = rng.uniform(0, 2 * np.pi, m)
+        offsets = np.stack([np.cos(theta), np.sin(theta)], 1)
+    else:  # max-norm: the larger coordinate of every offset is +-1, the other smaller
+        offsets = np.stack([rng.choice([-1.0, 1.0], m), rng.uniform(-0.9, 0.9, m)], 1)
+        offsets = np.where(rng.random((m, 1)) < 0.5, offsets, offsets[:, ::-1])
+    anchors = np.array([[-1000.0, 0.0], [1000.0, 0.0], [0.0, 1000.0], [0.0, -1000.0]])
+    return np.vstack([q[None], q + r[:, None] * offsets, anchors])
+
+
+@needs_faiss
+@pytest.mark.parametrize("metric", ["euclidean", "chebyshev"])
+def test_faiss_guard_on_neighbours_float32_cannot_order(metric):
+    pts = _adversarial(metric=metric)
+    k = 3
+    # from scratch, in float64: the canonical distances from the query (point 0)
+    diff = pts[1:] - pts[0]
+    dist = np.sqrt(diff[:, 0] * diff[:, 0] + diff[:, 1] * diff[:, 1]) if metric == "euclidean" else np.abs(diff).max(1)
+    truth = np.argsort(dist, kind="stable")[:k] + 1
+    assert list(truth) == [40, 39, 38]  # the construction: distinct in float64
+    # faiss alone, in float32, returns other points: the case is one where rounding reorders neighbours
+    centre = (pts.min(0) + pts.max(0)) / 2
+    x32 = np.ascontiguousarray(pts - centre, dtype=np.float32)
+    flat = faiss.IndexFlatL2(2) if metric == "euclidean" else faiss.IndexFlat(2, faiss.METRIC_Linf)
+    flat.add(x32)
+    _, raw = flat.search(x32[:1], k + 1)
+    assert set(raw[0, 1:]) != set(truth)
+    # the guarded search: the exact neighbours and their canonical distances, bit for bit
+    X = torch.from_numpy(pts).unsqueeze(0)
+    space = nb.make_space((2,), metric)
+    values, index = nb.kth_neighbors(X, X, space, k, "faiss", exclude_self=True)
+    assert index[0, 0].tolist() == list(truth)
+    assert values[0, 0].tolist() == list(dist[truth - 1])
+    brute = nb.kth_neighbors(X, X, space, k, "brute", exclude_self=True)
+    assert torch.equal(values, brute[0])
+    # and an estimator on these points
+    e = knn.knn_entropy(X[0], metric=metric, backend="faiss")
+    assert torch.equal(e, knn.knn_entropy(X[0], metric=metric, backend="brute"))
+
+
+@needs_faiss
+@pytest.mark.parametrize(
+    ("dims", "metric", "offset", "scale"),
+    [
+        ((3,), "euclidean", 0.0, 1.0),
+        ((2, 3), "euclidean", 1e3, 1e-3),  # tiny distances far from the origin
+        ((1, 2, 1), "euclidean", -5.0, 1e4),
+        ((4,), "chebyshev", 1e6, 1.0),
+        ((2, 2), "chebyshev", 0.0, 1e-30),
+    ],
+)
+def test_faiss_lower_bound_holds_for_every_pair(dims, metric, offset, scale):
+    # the bound behind the guard, checked on faiss's own float32 value of every pair (K = N)
+    g = torch.Generator().manual_seed(1)
+    space = nb.make_space(dims, metric)
+    n = 300
+    pts = offset + scale * torch.randn(n, space.dim, generator=g, dtype=F64)
+    pts[:20] = pts[20:40] + scale * 1e-7 * torch.randn(20, space.dim, generator=g, dtype=F64)  # near-duplicates
+    frame = nb._float32_frame(pts, pts, space)
+    assert frame is not None
+    q32, r32, size_q, size_r = frame
+    flat = faiss.IndexFlat(space.dim, faiss.METRIC_Linf) if space.max_norm else faiss.IndexFlatL2(space.dim)
+    flat.add(r32.numpy())
+    v32, j = flat.search(q32.numpy(), n)
+    v = torch.from_numpy(v32).to(F64)
+    j = torch.from_numpy(j)
+    canonical = nb.pair_distances(pts.unsqueeze(1), pts[j], space)
+    bound = nb._faiss_lower_bound(v, size_q.unsqueeze(1), size_r, space)
+    assert bool((bound <= canonical).all())
+    assert bool((bound > 0.99 * canonical - 1e-3 * scale).any())  # and it is not vacuous
+
+
+@needs_faiss
+def test_faiss_falls_back_to_brute_force_where_it_must():
+    g = torch.Generator().manual_seed(2)
+    # 1500 copies of one point: no float32 radius of 1024 candidates can separate them
+    x = torch.cat([torch.zeros(1500, 2, dtype=F64), torch.randn(500, 2, generator=g, dtype=F64)])
+    for space in (nb.make_space((2,), "euclidean"), nb.make_space((1, 1), "euclidean")):
+        a = nb.kth_neighbors(x[None], x[None], space, 3, "faiss", exclude_self=True)
+        b = nb.kth_neighbors(x[None], x[None], space, 3, "brute", exclude_self=True)
+        assert torch.equal(a[0], b[0])
+    assert torch.equal(knn.knn_entropy(x, backend="faiss"), knn.knn_entropy(x, backend="brute"))
+    # a coordinate that float32 cannot hold: the whole batch row goes to brute force
+    y = torch.randn(2, 200, 3, generator=g, dtype=F64)
+    y[0, 5, 0] = 1e300
+    space = nb.make_space((3,), "euclidean")
+    assert nb._float32_frame(y[0], y[0], space) is None
+    a = nb.kth_neighbors(y, y, space, 2, "faiss", exclude_self=True)
+    b = nb.kth_neighbors(y, y, space, 2, "brute", exclude_self=True)
+    assert torch.equal(a[0], b[0])
 
 
 def test_dtype_base_reduction():
@@ -362,8 +549,10 @@ def test_errors_name_the_argument():
         knn.knn_entropy(x, metric="l1")
     with pytest.raises(ValueError, match=r"variant must be one of 1 \| 2, got 3"):
         knn.ksg_mutual_information(x, y, variant=3)
-    with pytest.raises(ValueError, match=r"backend must be one of 'auto' \| 'brute' \| 'kdtree', got 'faiss'"):
-        knn.knn_entropy(x, backend="faiss")
+    with pytest.raises(
+        ValueError, match=r"backend must be one of 'auto' \| 'brute' \| 'kdtree' \| 'faiss', got 'annoy'"
+    ):
+        knn.knn_entropy(x, backend="annoy")
     with pytest.raises(ValueError, match=r"labels must have shape \(50,\)"):
         knn.knn_mutual_information_discrete(x, torch.zeros(49, dtype=torch.long))
     with pytest.raises(TypeError, match=r"labels must hold integer codes"):
@@ -378,6 +567,21 @@ def test_errors_name_the_argument():
         knn.knn_kl_divergence(x, randn(50, 2))
     with pytest.raises(ValueError, match=r"^base must be"):
         knn.knn_entropy(x, base=1)
+
+
+def test_backend_errors_say_what_is_missing(monkeypatch):
+    import dataclasses
+
+    x = torch.zeros(20, 2, device="meta")
+    with pytest.raises(ValueError, match=r"^backend='kdtree' needs CPU tensors, got a tensor on meta$"):
+        nb.resolve_backend("kdtree", x)
+    assert nb.resolve_backend("auto", x) == "brute"
+    missing = dataclasses.replace(nb.BACKENDS["faiss"], available=lambda: False)
+    monkeypatch.setitem(nb.BACKENDS, "faiss", missing)
+    with pytest.raises(
+        ValueError, match=r"^backend='faiss' needs faiss \(pip install faiss-cpu, or infotorch\[faiss\]\)"
+    ):
+        knn.knn_entropy(randn(20, 2), backend="faiss")
 
 
 def test_warning_at_joint_dimension_20():

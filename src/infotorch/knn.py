@@ -420,7 +420,9 @@ def _ksg2_terms(
     extra = closed > k  # more than k points in the closed ball: the rectangle spans all of them
     if bool(extra.any()):
         bq, iq = extra.nonzero(as_tuple=True)
-        m, _ = nb.ball_max(P, joint, eps[bq, iq], [sx, sy], bq, iq)
+        # the parts as columns of P (sx and sy index the columns of X and Y)
+        parts = [nb.Space(joint.groups[:1], joint.metric), nb.Space(joint.groups[1:], joint.metric)]
+        m, _ = nb.ball_max(P, joint, eps[bq, iq], parts, bq, iq)
         ex[bq, iq], ey[bq, iq] = m[:, 0], m[:, 1]
     nx2 = nb.count_within(X, sx, ex, backend, strict=False)
     ny2 = nb.count_within(Y, sy, ey, backend, strict=False)
@@ -456,10 +458,12 @@ def ksg_mutual_information(
 
     ``metric="chebyshev"`` (default, as in [2]_ and scikit-learn) is the max-norm inside each
     marginal too; ``"euclidean"`` is the Euclidean norm inside each marginal (the max across
-    them stays): less biased in high dimension (see the table), always searched by brute force
-    when a marginal has two or more columns. ``standardize=True`` (default) rescales every column
-    to zero mean and unit variance first (a constant column is left constant), as scikit-learn
-    does. ``nonnegative=True`` clips the estimate at 0.
+    them stays): less biased in high dimension (see the table), but slower when a marginal has
+    two or more columns: the joint search then runs on faiss (``backend="faiss"``, or ``"auto"``
+    with faiss installed) or by brute force, and the marginal counts by brute force, O(N^2 D).
+    ``standardize=True`` (default) rescales every column to zero mean and unit variance first (a
+    constant column is left constant), as scikit-learn does. ``nonnegative=True`` clips the
+    estimate at 0.
 
     **Ties**, exactly and without jitter: (i) counts are strict (scikit-learn's
     ``nextafter(eps, 0)``); (ii) where several points tie at the radius, one is taken as on the
@@ -586,7 +590,7 @@ def _class_codes(labels: Tensor) -> tuple[Tensor, Tensor]:
 def _within_class_kth(X: Tensor, codes: Tensor, sizes: Tensor, k: int, space: nb.Space, backend: str) -> Tensor:
     """(B, N, k) smallest distances to points of the same class (self excluded), inf-padded."""
     b, n, _ = X.shape
-    if backend == "kdtree" and space.tree_norm:
+    if nb.searches_by_index(backend, space, n):
         out = torch.full((b, n, k), math.inf, dtype=torch.float64)
         for bi in range(b):
             for c in torch.unique(codes[bi]).tolist():
