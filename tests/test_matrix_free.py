@@ -4,16 +4,25 @@ eigvalsh entropy (the independent reference)."""
 
 from __future__ import annotations
 
+import os
+import socket
+
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from infotorch.spectral import DiffusionKernel
+from infotorch.spectral import (
+    DiffusionKernel,
+    diffusion_spectral_mutual_information,
+    small_problem_threads,
+    subset_mutual_information,
+)
 from infotorch.spectral.matrix_free import (
     MatrixFreeDiffusionOperator,
     ScaleResult,
     block_rows,
     matrix_free_entropy,
+    matrix_free_mutual_information,
     nystrom_entropy,
 )
 
@@ -192,3 +201,109 @@ def test_errors_are_named() -> None:
     op = MatrixFreeDiffusionOperator(x, sigma=1.0)
     with pytest.raises(ValueError, match="v must have shape"):
         op @ torch.ones(49, dtype=F64)
+
+
+def _blobs_with_labels(n: int, seed: int = 11) -> tuple[torch.Tensor, torch.Tensor]:
+    g = _gen(seed)
+    y = torch.arange(n) % 3
+    return 2.0 * torch.randn(3, 16, generator=g, dtype=F64)[y] + torch.randn(n, 16, generator=g, dtype=F64), y
+
+
+def test_matrix_free_dsmi_within_slq_error_of_the_exact_dense_dsmi() -> None:
+    x, y = _blobs_with_labels(1500)
+    exact = float(diffusion_spectral_mutual_information(x, y))
+    res = matrix_free_mutual_information(x, y)
+    assert isinstance(res, ScaleResult) and res.solver == "matrix-free"
+    assert res.details["subsets"] == 3 + 5 and res.details["classes"] == 3  # equal class sizes share draws
+    # stated: 5e-4 to 1e-3 bits at this size with the defaults
+    assert abs(float(res.value) - exact) < 5e-3
+    assert res.sigma == pytest.approx(DiffusionKernel.from_points(x).sigma, rel=1e-12)
+
+
+def test_matrix_free_dsmi_is_dense_lanczos_dsmi_draw_for_draw() -> None:
+    x, y = _blobs_with_labels(600, seed=12)
+    kernel = DiffusionKernel.from_points(x)
+
+    def dense_lanczos(idx: torch.Tensor) -> torch.Tensor:  # each subset's block, the dense SLQ solver
+        with small_problem_threads(1):  # small problems on a shared CPU: one thread is steadier
+            return kernel.block(idx).entropy(solver="lanczos", lanczos_steps=20, lanczos_probes=8, seed=5)
+
+    for seed in (0, 3):
+        dense = subset_mutual_information(y, dense_lanczos, num_repetitions=4, seed=seed)
+        res = matrix_free_mutual_information(
+            x, y, num_repetitions=4, seed=seed, slq_seed=5, steps=20, probes=8, block=64
+        )
+        assert abs(float(res.value) - float(dense)) < 1e-10
+        assert res.products == (3 + 4) * (20 + 2 + 3)
+
+
+def test_matrix_free_dsmi_errors_and_single_point_classes() -> None:
+    x = torch.randn(40, 3, generator=_gen(), dtype=F64)
+    y = torch.zeros(40, dtype=torch.int64)
+    y[0] = 1  # a class of one point: its entropy is 0
+    dense = float(diffusion_spectral_mutual_information(x, y, sigma=1.0))
+    assert abs(float(matrix_free_mutual_information(x, y, sigma=1.0).value) - dense) < 1e-10  # 40 <= top: exact
+    with pytest.raises(ValueError, match="labels must hold one label per point"):
+        matrix_free_mutual_information(x, y[:-1])
+    with pytest.raises(ValueError, match="power_iters"):
+        matrix_free_mutual_information(x, y, power_iters=-1)
+    with pytest.raises(ValueError, match="process_group"):
+        matrix_free_entropy(x, process_group=object())  # torch.distributed is not initialized here
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _distributed_points() -> torch.Tensor:
+    return torch.randn(500, 10, generator=_gen(21), dtype=F64)
+
+
+def _distributed_worker(rank: int, world: int, port: int, queue: object) -> None:
+    """One rank of a gloo group: the DSE and the DSMI of the same points, split over the group."""
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    try:
+        dist.init_process_group("gloo", rank=rank, world_size=world)
+        group = dist.group.WORLD
+        x = _distributed_points()
+        res = matrix_free_entropy(x, steps=20, probes=8, top=20, block=64, process_group=group)
+        mi = matrix_free_mutual_information(x, torch.arange(500) % 2, steps=15, probes=4, top=10, process_group=group)
+        queue.put((rank, float(res.value), res.details["rows"], float(mi.value)))  # type: ignore[attr-defined]
+        dist.destroy_process_group()
+    except Exception as exc:  # report it to the parent instead of hanging it
+        queue.put((rank, repr(exc), None, None))  # type: ignore[attr-defined]
+
+
+def test_two_gloo_processes_equal_one_process() -> None:
+    import torch.distributed as dist
+    import torch.multiprocessing as mp
+
+    if not dist.is_available() or not dist.is_gloo_available():
+        pytest.skip("torch.distributed with the gloo backend is not available")
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    port = _free_port()
+    procs = [ctx.Process(target=_distributed_worker, args=(r, 2, port, queue)) for r in range(2)]
+    for p in procs:
+        p.start()
+    try:
+        results = sorted(queue.get(timeout=120) for _ in procs)
+    finally:
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.terminate()
+    for rank, value, _, _ in results:
+        assert isinstance(value, float), f"rank {rank} failed: {value}"
+    x = _distributed_points()
+    single = float(matrix_free_entropy(x, steps=20, probes=8, top=20, block=64).value)
+    single_mi = float(matrix_free_mutual_information(x, torch.arange(500) % 2, steps=15, probes=4, top=10).value)
+    assert [r[2] for r in results] == [(0, 250), (250, 500)]  # each rank its contiguous half of the rows
+    for _, value, _, mi in results:
+        assert abs(value - single) < 1e-10
+        assert abs(mi - single_mi) < 1e-10

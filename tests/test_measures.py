@@ -57,6 +57,10 @@ def test_builtin_measures_equal_the_functions_they_wrap():
         float(it.knn_mutual_information_discrete(z, y)) / math.log(2), rel=1e-12
     )
     assert ctx.solver == "exact"  # as dse-dsmi, whatever N (the CLI's default max-n is 10000)
+    assert get_measure("adaptive_dse").compute(ctx) == pytest.approx(
+        float(it.adaptive_diffusion_spectral_entropy(z, k=15, t=3)), rel=1e-12
+    )
+    assert get_measure("knn_dse").name == "adaptive_dse"
 
 
 def test_a_wrong_batch_dim_leaves_no_hook_and_the_training_mode():

@@ -97,9 +97,11 @@ from .penalties import (
     strength,
 )
 from .spectral import (
+    AdaptiveDiffusionOperator,
     DiffusionKernel,
     MatrixFreeDiffusionOperator,
     ScaleResult,
+    adaptive_diffusion_spectral_entropy,
     adjacency_spectral_entropy,
     adjacency_spectral_mutual_information,
     binned_shannon_entropy,
@@ -108,6 +110,7 @@ from .spectral import (
     diffusion_spectral_entropy,
     diffusion_spectral_mutual_information,
     matrix_free_entropy,
+    matrix_free_mutual_information,
     matrix_renyi_entropy,
     matrix_renyi_joint_entropy,
     matrix_renyi_mutual_information,
@@ -140,6 +143,7 @@ from .variational import (
 
 __all__ = [
     "ENTROPY_ESTIMATORS",
+    "AdaptiveDiffusionOperator",
     "AnalyticPenalty",
     "BandedFisher",
     "BilinearCritic",
@@ -161,6 +165,7 @@ __all__ = [
     "SubBatchMutualInformation",
     "VariationalEstimate",
     "__version__",
+    "adaptive_diffusion_spectral_entropy",
     "adjacency_spectral_entropy",
     "adjacency_spectral_mutual_information",
     "alpha_tuba",
@@ -213,6 +218,7 @@ __all__ = [
     "leave_one_out_bound",
     "masked_negative_log_mean",
     "matrix_free_entropy",
+    "matrix_free_mutual_information",
     "matrix_renyi_entropy",
     "matrix_renyi_joint_entropy",
     "matrix_renyi_mutual_information",

@@ -818,7 +818,7 @@ def mutual_information_continuous(
     upward bias near independence (at I = 0: +0.015 nats at N = 2000, 1 x 1, measured).
     Measured on ten tasks re-created from the "Beyond Normal" benchmark (Czyż et al. 2023),
     N = 5000: within max(0.1 nat, 10 %) of the truth on 9 of 10, against 7 for KSG alone and 6
-    for the copula alone (``benchmarks/knn_results.md``).
+    for the copula alone (BENCHMARKS.md).
 
     Examples
     --------

@@ -32,7 +32,13 @@ from torch import Tensor
 from . import _validation as v
 from .discrete import entropy_from_samples, mutual_information_from_samples
 from .knn import knn_entropy, knn_mutual_information_discrete, mutual_information_continuous
-from .spectral import DiffusionKernel, binned_shannon_entropy, cluster_references, matrix_renyi_entropy
+from .spectral import (
+    DiffusionKernel,
+    adaptive_diffusion_spectral_entropy,
+    binned_shannon_entropy,
+    cluster_references,
+    matrix_renyi_entropy,
+)
 
 __all__ = [
     "Measure",
@@ -342,6 +348,19 @@ register_measure(
     _binned_mi_zx,
     label="binned I(X; Z)",
     description="entropy of the binned embeddings, I(X; Z) for a deterministic layer (at most log2 N)",
+)
+
+
+def _adaptive_dse(ctx: MeasureContext) -> Tensor:
+    return adaptive_diffusion_spectral_entropy(ctx.entropy_points(), k=15, t=3, seed=ctx.seed, dtype=ctx.kernel_dtype)
+
+
+register_measure(
+    "adaptive_dse",
+    _adaptive_dse,
+    label="DSE_kNN(Z)",
+    description="diffusion spectral entropy of the adaptive-bandwidth kNN kernel (k = 15, t = 3, alpha = 1)",
+    aliases=("knn_dse", "dse_knn"),
 )
 register_measure("ase", _ase, label="ASE(Z)", description="adjacency spectral entropy (Gaussian affinities)")
 register_measure("cse", _cse, label="CSE(Z)", description="classic binned Shannon entropy (2 bins per dimension)")

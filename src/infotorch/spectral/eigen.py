@@ -120,18 +120,24 @@ def lanczos_spectrum(
     norm2 = (z * z).sum(0)
     live = norm2 > 0
     q = z / torch.where(live, norm2, torch.ones_like(norm2)).sqrt()
-    basis = torch.empty(steps, n, probes, dtype=dtype, device=device)
+    # the basis is stored probe-major, (probes, steps, n): the reorthogonalization is then two
+    # batched matrix-vector products on contiguous rows (an einsum over a (steps, n, probes)
+    # basis ran 15-30x slower on CPU, the dominant cost of a sparse operator's quadrature)
+    basis = torch.empty(probes, steps, n, dtype=dtype, device=device)
     alpha = torch.zeros(steps, probes, dtype=dtype, device=device)
     beta = torch.zeros(steps, probes, dtype=dtype, device=device)
     k_used = [steps] * probes
     active = live.clone()
     for k in range(steps):
-        basis[k] = q
+        basis[:, k, :] = q.T
         w = matvec(q)
         alpha[k] = (q * w).sum(0)
+        wt = w.T.contiguous()  # (probes, n)
+        past = basis[:, : k + 1, :]
         for _ in range(2):  # full reorthogonalization, twice is enough
-            coef = torch.einsum("snp,np->sp", basis[: k + 1], w)
-            w = w - torch.einsum("snp,sp->np", basis[: k + 1], coef)
+            coef = torch.bmm(past, wt[:, :, None])  # (probes, k + 1, 1)
+            wt = wt - torch.bmm(past.transpose(1, 2), coef).squeeze(-1)
+        w = wt.T
         b = torch.linalg.vector_norm(w, dim=0)
         if k + 1 < steps:
             scale = alpha[: k + 1].abs().amax(0).clamp_min(1.0)

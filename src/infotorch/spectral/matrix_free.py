@@ -20,11 +20,26 @@ Two solvers for point clouds past what a dense kernel affords (``N`` of 10^4 to 
   time, ``O(N m)`` memory, no ``N²`` term at all. The diagonal correction matters: a rank-``m``
   kernel has ``N - m`` zero eigenvalues, while a Gaussian kernel in many dimensions has a flat tail
   of ``N`` eigenvalues that carries most of the entropy; the error measured against the exact
-  entropy is in ``benchmarks/spectral_scale_results.md``.
+  entropy is in BENCHMARKS.md.
 
 ``sigma="median"`` is the median pairwise distance of the first ``max_median_points`` points
 (1000 by default), the rule of :meth:`DiffusionKernel.from_points`, so both paths see the same
 kernel.
+
+Across processes (``process_group=``): the products of :class:`MatrixFreeDiffusionOperator` split
+over the ranks of a :mod:`torch.distributed` process group. Every rank holds all ``N`` points
+(each row of :math:`G` needs every point) and is called with the same arguments; rank ``r`` of
+``W`` computes the contiguous rows ``[r N / W, (r + 1) N / W)`` of every product and of the
+degrees, into a zero-padded ``(N, w)`` tensor, and one ``all_reduce`` (sum) per product gives
+every rank the whole product (``N w`` numbers communicated per product). The Lanczos recursion
+then runs identically on every rank (the same seed, the same probes), so every rank returns the
+same value, that of one process up to round-off, in ``1/W`` of the kernel time. Any backend that
+sums tensors on the points' device works (``gloo`` on CPU, ``nccl`` on CUDA).
+
+:func:`matrix_free_mutual_information` is DSMI at the same scale: the entropy of each class's
+points and of each random subset by the same quadrature, each on an operator built from that
+subset's points (its own degrees), with the bandwidth of all the points, as the dense
+:meth:`DiffusionKernel.mutual_information` takes each subset's block of one kernel.
 
 References
 ----------
@@ -49,7 +64,14 @@ from .. import _numerics as nx
 from .. import _validation as v
 from . import eigen
 from .graphs import median_distance_of, squared_distances
-from .kernel import _check_time, as_points, check_sigma
+from .kernel import (
+    SMALL_PROBLEM,
+    _check_time,
+    as_points,
+    check_sigma,
+    small_problem_threads,
+    subset_mutual_information,
+)
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
@@ -57,6 +79,7 @@ __all__ = [
     "ScaleResult",
     "block_rows",
     "matrix_free_entropy",
+    "matrix_free_mutual_information",
     "median_sigma",
     "nystrom_entropy",
 ]
@@ -122,6 +145,25 @@ def _resolve_sigma(pts: Tensor, sigma: Any, max_median_points: int) -> float:
     return value
 
 
+def _group_layout(group: Any) -> tuple[int, int]:
+    """This process's rank in ``group`` and the group's size (``group`` a torch.distributed
+    process group, with torch.distributed initialized)."""
+    import torch.distributed as dist
+
+    if not dist.is_available() or not dist.is_initialized():
+        raise ValueError(
+            "process_group must be a group of an initialized torch.distributed (call init_process_group first), "
+            f"got {type(group).__name__} without it"
+        )
+    try:
+        rank, world = int(dist.get_rank(group)), int(dist.get_world_size(group))
+    except (TypeError, ValueError, AttributeError, RuntimeError) as exc:
+        raise TypeError(f"process_group must be a torch.distributed process group or None, got {group!r}") from exc
+    if rank < 0 or world < 1:
+        raise ValueError(f"process_group must contain this process, got a group of {world} ranks without it")
+    return rank, world
+
+
 class _Progress:
     """A one-line progress report on stderr (``enabled=False``: silent)."""
 
@@ -151,6 +193,12 @@ class MatrixFreeDiffusionOperator:
     of :func:`~infotorch.spectral.graphs.squared_distances` (centred points, clipped at 0, an
     exact 0 diagonal), so in float64 products agree with the dense operator to round-off.
 
+    ``process_group``: ``None`` (this process computes every row) or a :mod:`torch.distributed`
+    process group (e.g. ``torch.distributed.group.WORLD``): each rank computes its contiguous
+    block of rows (``row_start:row_stop``) of the degrees and of every product and one
+    ``all_reduce`` sums the zero-padded results, so every rank holds the whole product (see the
+    module's notes). Every rank must pass the same points and arguments.
+
     ``passes`` counts the passes over the kernel (the degrees' included); ``max_block_elements``
     is the largest kernel block formed (``block × N``). Not differentiable (no autograd graph is
     kept across blocks).
@@ -166,10 +214,15 @@ class MatrixFreeDiffusionOperator:
         dtype: torch.dtype | None = None,
         max_median_points: int = 1000,
         progress: Callable[[int], None] | None = None,
+        process_group: Any = None,
     ) -> None:
         pts = as_points(x, "x", dtype).detach()
         self.sigma = _resolve_sigma(pts, sigma, max_median_points)
         n = int(pts.shape[0])
+        self.process_group = process_group
+        self.rank, self.world_size = (0, 1) if process_group is None else _group_layout(process_group)
+        self.row_start = self.rank * n // self.world_size
+        self.row_stop = (self.rank + 1) * n // self.world_size
         if block is None:
             budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else _positive_int(memory_budget, "memory_budget")
             block = block_rows(n, budget, pts.element_size())
@@ -185,7 +238,7 @@ class MatrixFreeDiffusionOperator:
         degrees = torch.zeros(n, dtype=torch.float64, device=pts.device)
         for start, g in self._blocks():
             degrees[start : start + g.shape[0]] = g.sum(dim=1, dtype=torch.float64)
-        self.degrees = degrees
+        self.degrees = self._gather(degrees)
         self._inv_sqrt = degrees.rsqrt().to(pts.dtype)
 
     # the attributes eigen.deflated_lanczos_spectrum reads from its matrix
@@ -219,19 +272,29 @@ class MatrixFreeDiffusionOperator:
         return torch.nn.functional.threshold(g, self._floor, 0.0, inplace=True)
 
     def _blocks(self) -> Any:
-        for start in range(0, self.n, self.block):
-            yield start, self.kernel_rows(start, min(start + self.block, self.n))
+        for start in range(self.row_start, self.row_stop, self.block):
+            yield start, self.kernel_rows(start, min(start + self.block, self.row_stop))
         self.passes += 1
         if self._progress is not None:
             self._progress(self.passes)
+
+    def _gather(self, part: Tensor) -> Tensor:
+        """The whole result from each rank's rows (zero elsewhere): an all-reduce (sum) over the
+        process group, in place; the tensor itself in one process."""
+        if self.process_group is not None:
+            import torch.distributed as dist
+
+            dist.all_reduce(part, op=dist.ReduceOp.SUM, group=self.process_group)
+        return part
 
     def affinity_matmul(self, v: Tensor) -> Tensor:
         """:math:`G V` for ``V`` of shape ``(N,)`` or ``(N, w)`` (one pass over the kernel)."""
         vec = v.ndim == 1
         u = v.reshape(self.n, -1).to(self.dtype)
-        out = torch.empty_like(u)
+        out = torch.empty_like(u) if self.process_group is None else torch.zeros_like(u)
         for start, g in self._blocks():
             torch.matmul(g, u, out=out[start : start + g.shape[0]])
+        out = self._gather(out)
         return out.reshape(-1) if vec else out
 
     def matmul(self, v: Tensor) -> Tensor:
@@ -279,6 +342,7 @@ def matrix_free_entropy(
     dtype: torch.dtype | None = None,
     max_median_points: int = 1000,
     progress: bool = False,
+    process_group: Any = None,
 ) -> ScaleResult:
     r"""DSE of the points ``x`` (N, D) by deflated stochastic Lanczos quadrature on the
     matrix-free operator (:class:`MatrixFreeDiffusionOperator`), never an ``N × N`` matrix.
@@ -289,44 +353,167 @@ def matrix_free_entropy(
     with a generator seeded by ``seed``: with the defaults it is the dense ``solver="lanczos"`` of
     :meth:`DiffusionKernel.entropy` draw for draw. Cost: ``steps + power_iters + 3`` passes over
     the ``N²`` pairs; memory ``O(block × N + N × probes × steps + N × top)``.
-    Error (measured, ``benchmarks/spectral_scale_results.md``, D = 256): with the defaults that of
+    Error (measured, BENCHMARKS.md, D = 256): with the defaults that of
     the dense Lanczos solver (1.4e-2 / 3.8e-3 bits on Gaussian / manifold data at N = 4000); with
     ``steps=30, probes=64, top=200`` 1e-3 to 5e-3 bits at N = 4000-8000 (relative 1e-4 to 1e-3).
-    ``progress=True`` prints the passes on stderr. Returns a :class:`ScaleResult`
-    (``solver="matrix-free"``).
+    ``progress=True`` prints the passes on stderr. ``process_group``: split every pass over
+    the ranks of a :mod:`torch.distributed` group (see :class:`MatrixFreeDiffusionOperator`;
+    every rank calls this with the same arguments and gets the same value). Returns a
+    :class:`ScaleResult` (``solver="matrix-free"``).
     """
     t = _check_time(t)
-    steps, probes = _positive_int(steps, "steps"), _positive_int(probes, "probes")
-    top, power_iters = _positive_int(top, "top"), int(power_iters)
-    if power_iters < 0:
-        raise ValueError(f"power_iters must be a non-negative integer, got {power_iters!r}")
+    steps, probes, top, power_iters = _slq_options(steps, probes, top, power_iters)
     log_base = v.check_base(base)
     begin = time.perf_counter()
     bar = _Progress(progress, "matrix-free DSE")
     total = steps + power_iters + 3
-    op = MatrixFreeDiffusionOperator(
-        x,
-        sigma,
-        block=block,
-        memory_budget=memory_budget,
-        dtype=dtype,
-        max_median_points=max_median_points,
-        progress=lambda k: bar(k, total),
+    # up to SMALL_PROBLEM points on one intra-op thread on CPU, as the dense spectral measures run
+    small = isinstance(x, Tensor) and x.device.type == "cpu" and x.shape[0] <= SMALL_PROBLEM
+    with small_problem_threads(1, active=small):
+        op = MatrixFreeDiffusionOperator(
+            x,
+            sigma,
+            block=block,
+            memory_budget=memory_budget,
+            dtype=dtype,
+            max_median_points=max_median_points,
+            progress=lambda k: bar(k, total),
+            process_group=process_group,
+        )
+        bits = _operator_entropy_bits(op, t, steps=steps, probes=probes, top=top, power_iters=power_iters, seed=seed)
+    bar.close()
+    value = nx.bits_to(bits, log_base).to(_result_dtype(x))
+    details: dict[str, Any] = {
+        "block": op.block,
+        "steps": steps,
+        "probes": probes,
+        "top": top,
+        "power_iters": power_iters,
+    }
+    if process_group is not None:
+        details.update(world_size=op.world_size, rows=(op.row_start, op.row_stop))
+    return ScaleResult(value, "matrix-free", op.sigma, op.n, op.passes, time.perf_counter() - begin, details)
+
+
+def matrix_free_mutual_information(
+    x: Tensor,
+    labels: Tensor,
+    sigma: float | str = "median",
+    t: float = 1,
+    *,
+    num_repetitions: int = 5,
+    seed: int | None = 0,
+    slq_seed: int = 0,
+    steps: int = 80,
+    probes: int = 16,
+    top: int = 100,
+    power_iters: int = 2,
+    block: int | None = None,
+    memory_budget: int | None = None,
+    base: float | str = 2,
+    dtype: torch.dtype | None = None,
+    max_median_points: int = 1000,
+    progress: bool = False,
+    process_group: Any = None,
+) -> ScaleResult:
+    r"""DSMI(Z; Y) of the points ``x`` (N, D) and class ``labels`` (N,) without an ``N × N``
+    matrix: :math:`\sum_y p(y)\,[\mathrm{DSE}(Z^*_y) - \mathrm{DSE}(Z \mid Y = y)]`, the
+    definition of :func:`~infotorch.spectral.diffusion_spectral_mutual_information` (Liao, Liu
+    et al., CISS 2024, https://doi.org/10.1109/CISS59072.2024.10480166), with every entropy by
+    deflated SLQ on a :class:`MatrixFreeDiffusionOperator`.
+
+    :math:`Z \mid Y = y` is the points of class ``y``; :math:`Z^*_y` are ``num_repetitions``
+    random subsets of the size of class ``y``, drawn as the dense DSMI draws them
+    (:func:`~infotorch.spectral.subset_mutual_information`, ``random.Random(seed)``; ``seed=None``
+    unseeded). Each subset's operator is built from its own points and has its own degrees (the
+    dense DSMI normalizes each subset's block of the kernel the same way), with one bandwidth
+    for all of them: ``sigma``, or for ``"median"`` the median pairwise distance of the first
+    ``max_median_points`` of all the points (the dense kernel's rule). ``steps``, ``probes``,
+    ``top``, ``power_iters`` are those of :func:`matrix_free_entropy`, and every subset's
+    quadrature uses a generator seeded by ``slq_seed``: with the defaults (80, 16, 100, 2) each
+    subset's value is the dense ``solver="lanczos"`` value of its block, draw for draw. A subset
+    of one point has entropy 0. ``process_group`` splits every pass over the ranks of a
+    :mod:`torch.distributed` group. Cost: ``classes + num_repetitions × (distinct class sizes)``
+    entropies, each ``steps + power_iters + 3`` passes over the ``m²`` pairs of its ``m`` points.
+    Error against the exact dense DSMI (measured, three seeds, 3 classes of 500 points in 16-D
+    blobs): 5e-4 to 1e-3 bits with the defaults, 2e-4 to 8e-4 with ``steps=30, probes=32``
+    (relative 1e-3 of a DSMI of 1.02 bits).
+    Returns a :class:`ScaleResult` (``solver="matrix-free"``, ``products`` the passes of all
+    subsets, ``details["subsets"]`` their number).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from infotorch.spectral import matrix_free_mutual_information
+    >>> y = torch.arange(300) % 3
+    >>> g = torch.Generator().manual_seed(0)
+    >>> z = torch.randn(300, 4, generator=g, dtype=torch.float64) * 0.2 + 5 * torch.eye(3, 4, dtype=torch.float64)[y]
+    >>> bool(matrix_free_mutual_information(z, y, sigma=1.0, steps=20, probes=8).value > 1.0)
+    True
+    """
+    from .mutual_information import _labels
+
+    t = _check_time(t)
+    steps, probes, top, power_iters = _slq_options(steps, probes, top, power_iters)
+    log_base = v.check_base(base)
+    begin = time.perf_counter()
+    pts = as_points(x, "x", dtype).detach()
+    lab = _labels(labels, pts.shape[0])
+    sig = _resolve_sigma(pts, sigma, max_median_points)
+    bar = _Progress(progress, "matrix-free DSMI")
+    tally = {"passes": 0, "subsets": 0}
+
+    def block_entropy(idx: Tensor) -> Tensor:
+        tally["subsets"] += 1
+        if idx.numel() < 2:
+            return torch.zeros((), dtype=torch.float64, device=pts.device)
+        # small subsets run on one intra-op thread on CPU, as the dense spectral measures do
+        small = pts.device.type == "cpu" and idx.numel() <= SMALL_PROBLEM
+        with small_problem_threads(1, active=small):
+            op = MatrixFreeDiffusionOperator(
+                pts[idx.to(pts.device)], sig, block=block, memory_budget=memory_budget, process_group=process_group
+            )
+            bits = _operator_entropy_bits(
+                op, t, steps=steps, probes=probes, top=top, power_iters=power_iters, seed=slq_seed
+            )
+        tally["passes"] += op.passes
+        bar(tally["subsets"])
+        return bits
+
+    bits = subset_mutual_information(lab, block_entropy, num_repetitions=num_repetitions, seed=seed)
+    bar.close()
+    value = nx.bits_to(bits, log_base).to(_result_dtype(x))
+    details = {
+        "steps": steps,
+        "probes": probes,
+        "top": top,
+        "power_iters": power_iters,
+        "subsets": tally["subsets"],
+        "classes": int(torch.unique(lab).numel()),
+    }
+    return ScaleResult(
+        value, "matrix-free", sig, int(pts.shape[0]), tally["passes"], time.perf_counter() - begin, details
     )
+
+
+def _slq_options(steps: Any, probes: Any, top: Any, power_iters: Any) -> tuple[int, int, int, int]:
+    """The validated ``steps, probes, top, power_iters`` of deflated SLQ."""
+    steps, probes, top = _positive_int(steps, "steps"), _positive_int(probes, "probes"), _positive_int(top, "top")
+    if isinstance(power_iters, bool) or not isinstance(power_iters, int) or power_iters < 0:
+        raise ValueError(f"power_iters must be a non-negative integer, got {power_iters!r}")
+    return steps, probes, top, int(power_iters)
+
+
+def _operator_entropy_bits(
+    op: Any, t: float, *, steps: int, probes: int, top: int, power_iters: int, seed: int
+) -> Tensor:
+    """DSE in bits of a symmetric operator (``shape``, ``dtype``, ``device``, ``@``) by deflated
+    SLQ with a CPU generator seeded by ``seed`` (the draws of the dense ``"lanczos"`` solver)."""
     gen = torch.Generator().manual_seed(int(seed))
     nodes, weights = eigen.deflated_lanczos_spectrum(
-        op,  # type: ignore[arg-type]  # duck-typed: shape, dtype, device and @
-        top=top,
-        power_iters=power_iters,
-        steps=steps,
-        probes=probes,
-        generator=gen,
+        op, top=top, power_iters=power_iters, steps=steps, probes=probes, generator=gen
     )
-    bar.close()
-    bits = _slq_entropy_bits(nodes, weights, op.n, t)
-    value = nx.bits_to(bits, log_base).to(_result_dtype(x))
-    details = {"block": op.block, "steps": steps, "probes": probes, "top": top, "power_iters": power_iters}
-    return ScaleResult(value, "matrix-free", op.sigma, op.n, op.passes, time.perf_counter() - begin, details)
+    return _slq_entropy_bits(nodes, weights, int(op.shape[0]), t)
 
 
 def _result_dtype(x: Any) -> torch.dtype:
@@ -393,9 +580,44 @@ def nystrom_entropy(
     Computed in float64 (``dtype=float32`` runs the ``N × m`` distance products in float32).
     Cost ``O(N m D + N m^2)``, memory ``O(N m)``. Returns a :class:`ScaleResult`
     (``solver="nystrom"``). Its error against the exact entropy is measured in
-    ``benchmarks/spectral_scale_results.md``; it depends on the data (small for a flat or a fast
+    BENCHMARKS.md; it depends on the data (small for a flat or a fast
     decaying spectrum).
     """
+    small = isinstance(x, Tensor) and x.device.type == "cpu" and x.shape[0] <= SMALL_PROBLEM
+    with small_problem_threads(1, active=small):  # small problems: one intra-op thread on CPU
+        return _nystrom_entropy(
+            x,
+            sigma,
+            t,
+            landmarks=landmarks,
+            correction=correction,
+            seed=seed,
+            steps=steps,
+            probes=probes,
+            top=top,
+            rcond=rcond,
+            base=base,
+            dtype=dtype,
+            max_median_points=max_median_points,
+        )
+
+
+def _nystrom_entropy(
+    x: Tensor,
+    sigma: float | str = "median",
+    t: float = 1,
+    *,
+    landmarks: int = 2000,
+    correction: str = "diagonal",
+    seed: int = 0,
+    steps: int = 60,
+    probes: int = 32,
+    top: int = 100,
+    rcond: float = 1e-10,
+    base: float | str = 2,
+    dtype: torch.dtype | None = None,
+    max_median_points: int = 1000,
+) -> ScaleResult:
     t = _check_time(t)
     v.check_choice(correction, CORRECTIONS, "correction")
     m_req = _positive_int(landmarks, "landmarks")
