@@ -78,7 +78,13 @@ def one(config: dict) -> dict:
     elif solver == "dse-dsmi":
         from dse_dsmi import diffusion_spectral_entropy as dse
 
-        value = float(dse(x.double().numpy()))  # default max_N = 10000 subsampling
+        from infotorch.spectral.matrix_free import median_sigma
+
+        # dse-dsmi's default max_N = 10000 subsampling, at the bandwidth the other solvers use
+        # (the median rule on the first 1000 points; dse-dsmi's own default sigma is 10)
+        sigma = median_sigma(x, 1000)
+        extra["sigma"] = sigma
+        value = float(dse(x.double().numpy(), gaussian_kernel_sigma=sigma))
     else:
         raise ValueError(solver)
     seconds = time.perf_counter() - t0
