@@ -307,3 +307,12 @@ def test_two_gloo_processes_equal_one_process() -> None:
     for _, value, _, mi in results:
         assert abs(value - single) < 1e-10
         assert abs(mi - single_mi) < 1e-10
+
+
+def test_matrix_free_dsmi_across_ranks_needs_a_seed() -> None:
+    # an unseeded subset draw differs between ranks; the check comes before any collective
+    from infotorch.spectral import matrix_free_mutual_information
+
+    x = torch.randn(20, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="seed must be an integer when process_group"):
+        matrix_free_mutual_information(x, torch.arange(20) % 2, seed=None, process_group=object())

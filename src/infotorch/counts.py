@@ -173,7 +173,10 @@ def _compact(c: Tensor, checked: bool = False) -> tuple[Tensor, Tensor] | None:
     d = max(1, int(occupied.sum(-1).max()))
     # the distinct values of each row first (stable: increasing), then the empty ones
     order = torch.argsort((~occupied).to(torch.int8), dim=-1, stable=True)[:, :d]
-    return order.to(_F64), fp.gather(1, order).to(_F64)
+    mult = fp.gather(1, order).to(_F64)
+    # padding (multiplicity 0) reads as an empty cell: its value is not a count of this row and
+    # could exceed the row's total (a NaN in Chao-Shen's 1 - (1 - p)^N)
+    return torch.where(mult > 0, order.to(_F64), 0.0), mult
 
 
 def _safe(x: Tensor, ok: Tensor, fill: float = 1.0) -> Tensor:
@@ -460,7 +463,8 @@ def _nsb_nodes(vals: Tensor, mult: Tensor, n: Tensor, k: Tensor) -> tuple[Tensor
     ``σ``; then the trapezoidal rule with 64 nodes covers ``mode ± 30σ`` cut to the bracket. For
     a smooth, rapidly decaying integrand the trapezoidal rule converges geometrically in the
     node spacing (Trefethen & Weideman, *SIAM Rev.* 56(3), 2014, https://doi.org/10.1137/130932132):
-    the posterior moments agree with a 1000-node Gauss-Legendre rule to 1e-7.
+    the posterior moments agree to about 5e-7 with a 400 001-point reference integral over
+    ``t`` in [-40, 40] (worst of the cases checked: K = 2 or 10, N = 1).
     """
     b = vals.shape[0]
     dev = vals.device
@@ -1077,7 +1081,9 @@ def mutual_information_estimate_from_counts(
       counts);
     * ``"bootstrap"``: ``n_bootstrap`` multinomial resamples of the joint table (``N`` draws from
       ``n_ij/N``), the MI estimated on each, their standard deviation; random draws only through
-      ``generator`` (or one seeded with ``seed``, default 0).
+      ``generator`` (or one seeded with ``seed``, default 0). The draws of a batch are made
+      together, so a table's resamples depend on the batch it is in (the same seed gives the
+      same error bars for the same batch, not for a table taken alone).
 
     The interval is the normal approximation ``estimate ± z·stderr``. A standard error measures
     the spread of the estimate, not its bias: for independent variables the plug-in MI is

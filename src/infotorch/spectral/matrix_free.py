@@ -433,7 +433,8 @@ def matrix_free_mutual_information(
     quadrature uses a generator seeded by ``slq_seed``: with the defaults (80, 16, 100, 2) each
     subset's value is the dense ``solver="lanczos"`` value of its block, draw for draw. A subset
     of one point has entropy 0. ``process_group`` splits every pass over the ranks of a
-    :mod:`torch.distributed` group. Cost: ``classes + num_repetitions × (distinct class sizes)``
+    :mod:`torch.distributed` group (``seed`` must then be an integer, so that every rank draws
+    the same subsets). Cost: ``classes + num_repetitions × (distinct class sizes)``
     entropies, each ``steps + power_iters + 3`` passes over the ``m²`` pairs of its ``m`` points.
     Error against the exact dense DSMI (measured, three seeds, 3 classes of 500 points in 16-D
     blobs): 5e-4 to 1e-3 bits with the defaults, 2e-4 to 8e-4 with ``steps=30, probes=32``
@@ -453,6 +454,12 @@ def matrix_free_mutual_information(
     """
     from .mutual_information import _labels
 
+    if process_group is not None and seed is None:
+        # an unseeded draw differs between ranks, and the all-reduced rows would then come from
+        # different subsets: the same wrong number on every rank
+        raise ValueError(
+            "seed must be an integer when process_group is given (every rank draws the same subsets), got None"
+        )
     t = _check_time(t)
     steps, probes, top, power_iters = _slq_options(steps, probes, top, power_iters)
     log_base = v.check_base(base)
