@@ -754,13 +754,12 @@ class EntropyEstimate(NamedTuple):
 _STDERRS = ("auto", "posterior", "jackknife", "bootstrap")
 
 
-def _leave_one_out_rows(c: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def _leave_one_out_rows(c: Tensor) -> tuple[Tensor, Tensor]:
     """Leave-one-sample-out count vectors, one per distinct occupied count value of each row.
 
-    Returns ``(variants (B, D, L), weights (B, D), values (B, D))``: removing one sample from any
-    of the ``F`` cells holding ``n`` samples gives the same multiset, so it is computed once with
-    weight ``F·n`` (the number of samples it stands for); ``values`` is that ``n`` (0 for padding).
-    Padding variants are the row itself with 0 weight.
+    Returns ``(variants (B, D, L), values (B, D))``: removing one sample from any of the cells
+    holding ``n`` samples gives the same multiset, so it is computed once; ``values`` is that
+    ``n`` (0 for padding, whose variant is the row itself).
     """
     s = c.sort(-1, descending=True).values
     start = torch.ones_like(s, dtype=torch.bool)
@@ -777,15 +776,10 @@ def _leave_one_out_rows(c: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     first[rows[sel], gid[sel]] = pos[sel]
     valid[rows[sel], gid[sel]] = True
     occ_val = s.gather(1, first)
-    mult = torch.zeros(b, d, dtype=_F64, device=c.device)
-    occ = s > 0
-    gid_all = torch.where(occ, (start.long().cumsum(-1) - 1).clamp_min(0), 0)
-    mult.scatter_add_(1, gid_all, occ.to(_F64))
-    weights = torch.where(valid, mult * occ_val, 0.0)
     variants = s.unsqueeze(1).repeat(1, d, 1)
     dec = torch.zeros_like(variants)
     dec.scatter_(2, first.unsqueeze(-1), valid.to(_F64).unsqueeze(-1))
-    return variants - dec, weights, torch.where(valid, occ_val, 0.0)
+    return variants - dec, torch.where(valid, occ_val, 0.0)
 
 
 def _leave_one_out_cells(c: Tensor, estimator: str, k: Tensor | None) -> Tensor:
@@ -799,7 +793,7 @@ def _leave_one_out_cells(c: Tensor, estimator: str, k: Tensor | None) -> Tensor:
     step = max(1, 4_000_000 // max(1, c.shape[1] ** 2))
     for i in range(0, c.shape[0], step):
         ci = c[i : i + step]
-        var_rows, _, vals = _leave_one_out_rows(ci)
+        var_rows, vals = _leave_one_out_rows(ci)
         b, d, length = var_rows.shape
         flat = var_rows.reshape(b * d, length)
         st = _Stats.of(flat, None if k is None else k[i : i + step].repeat_interleave(d))
@@ -809,24 +803,20 @@ def _leave_one_out_cells(c: Tensor, estimator: str, k: Tensor | None) -> Tensor:
     return out
 
 
+def _jackknife_se_of_cells(theta: Tensor, counts: Tensor) -> Tensor:
+    """The jackknife standard error ``sqrt((N-1)/N Σ_i (θ_{-i} - θ̄)²)`` over the ``N`` samples [11],
+    from ``theta[b, l]``, the estimate with one sample of cell ``l`` removed, which stands for
+    ``counts[b, l]`` samples (rows of 0 or 1 sample: 0)."""
+    n = counts.sum(-1)
+    nn = _safe(n, n > 0)
+    mean = (counts * theta).sum(-1) / nn
+    var = (n - 1) / nn * (counts * (theta - mean.unsqueeze(-1)) ** 2).sum(-1)
+    return torch.where(n > 1, var.clamp_min(0.0).sqrt(), 0.0)
+
+
 def _jackknife_se(c: Tensor, estimator: str, k: Tensor | None) -> Tensor:
-    """Jackknife standard error of any estimator: ``sqrt((N-1)/N Σ_i (θ_{-i} - θ̄)²)`` [11]."""
-    fn = _ESTIMATORS[estimator].fn
-    out = []
-    step = max(1, 4_000_000 // max(1, c.shape[1] ** 2))
-    for i in range(0, c.shape[0], step):
-        ci = c[i : i + step]
-        var_rows, w, _ = _leave_one_out_rows(ci)
-        b, d, length = var_rows.shape
-        flat = var_rows.reshape(b * d, length)
-        st = _Stats.of(flat, None if k is None else k[i : i + step].repeat_interleave(d))
-        theta = fn(flat, st).reshape(b, d)
-        n = w.sum(-1)
-        nn = _safe(n, n > 0)
-        mean = (w * theta).sum(-1) / nn
-        var = (n - 1) / nn * (w * (theta - mean.unsqueeze(-1)) ** 2).sum(-1)
-        out.append(torch.where(n > 1, var.clamp_min(0.0).sqrt(), 0.0))
-    return torch.cat(out)
+    """Jackknife standard error of any estimator, leaving out one sample at a time [11]."""
+    return _jackknife_se_of_cells(_leave_one_out_cells(c, estimator, k), c)
 
 
 def _resamples(c: Tensor, n_boot: int, gen: torch.Generator | None) -> Iterator[tuple[slice, Tensor]]:
@@ -966,8 +956,9 @@ def entropy_estimate_from_counts(
 
 def _table_entropies(
     table: Any, dims: Any, estimator: str, num_categories: Any, validate: bool
-) -> tuple[Tensor, Tensor, Tensor, tuple[int, ...], torch.dtype]:
-    """``H(X)``, ``H(Y)``, ``H(X, Y)`` (nats, flat batch) of a count table, X along ``dims[0]``."""
+) -> tuple[Tensor, Tensor, Tensor, tuple[int, ...], torch.dtype, Tensor]:
+    """``H(X)``, ``H(Y)``, ``H(X, Y)`` (nats, flat batch) of a count table, X along ``dims[0]``,
+    the batch shape, the output dtype and the table as a ``(B, X, Y)`` float64 tensor."""
     validate = v.resolve_validate(validate)
     name = _resolve(estimator)
     table = _check_counts(table, "table", validate, name if _ESTIMATORS[name].integer else None)
@@ -990,7 +981,7 @@ def _table_entropies(
     hx = _entropy_rows(t.sum(-1), name, kx, batch, validate, "table")
     hy = _entropy_rows(t.sum(-2), name, ky, batch, False, "table")
     hxy = _entropy_rows(t.reshape(t.shape[0], -1), name, kxy, batch, False, "table")
-    return hx, hy, hxy, batch, _out_dtype(table)
+    return hx, hy, hxy, batch, _out_dtype(table), t
 
 
 def mutual_information_from_counts(
@@ -1027,7 +1018,7 @@ def mutual_information_from_counts(
     validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
-    hx, hy, hxy, batch, out = _table_entropies(table, dims, estimator, num_categories, validate)
+    hx, hy, hxy, batch, out, _ = _table_entropies(table, dims, estimator, num_categories, validate)
     mi = hx + hy - hxy
     if _resolve(estimator) == "plugin":
         mi = mi.clamp_min(0.0)
@@ -1113,14 +1104,12 @@ def mutual_information_estimate_from_counts(
     name = _resolve(estimator)
     integer = name if (_ESTIMATORS[name].integer or stderr == "jackknife") else None
     table = _check_counts(table, "table", validate, integer)
-    hx, hy, hxy, batch, out = _table_entropies(table, dims, name, num_categories, validate)
+    hx, hy, hxy, batch, out, t = _table_entropies(table, dims, name, num_categories, validate)
     estimate = hx + hy - hxy
     clip = name == "plugin"
     if clip:
         estimate = estimate.clamp_min(0.0)
-    a, b = v.check_dims(table, dims)
-    t = table.detach().movedim((a, b), (-2, -1))
-    t = t.reshape(-1, t.shape[-2], t.shape[-1]).to(_F64)
+    t = t.detach()
     nb, kx_n, ky_n = t.shape
     kx, ky, kxy = _table_k(num_categories, t, batch)
     if stderr == "jackknife":
@@ -1128,12 +1117,7 @@ def mutual_information_estimate_from_counts(
         th_y = _leave_one_out_cells(t.sum(-2), name, ky)  # (B, Y)
         th_xy = _leave_one_out_cells(t.reshape(nb, -1), name, kxy).reshape(nb, kx_n, ky_n)
         theta = th_x.unsqueeze(-1) + th_y.unsqueeze(-2) - th_xy
-        w = t
-        n = w.sum((-2, -1))
-        nn = _safe(n, n > 0)
-        mean = (w * theta).sum((-2, -1)) / nn
-        var = (n - 1) / nn * (w * (theta - mean[:, None, None]) ** 2).sum((-2, -1))
-        se = torch.where(n > 1, var.clamp_min(0.0).sqrt(), 0.0)
+        se = _jackknife_se_of_cells(theta.reshape(nb, -1), t.reshape(nb, -1))
     else:
         gen = _generator(generator, seed, t.device)
         fn = _ESTIMATORS[name].fn
@@ -1182,7 +1166,7 @@ def conditional_entropy_from_counts(
     validate = v.resolve_validate(validate)
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
-    hx, _, hxy, batch, out = _table_entropies(table, dims, estimator, num_categories, validate)
+    hx, _, hxy, batch, out, _ = _table_entropies(table, dims, estimator, num_categories, validate)
     return nx.finish((hxy - hx).reshape(batch), log_base, reduction, out)
 
 
