@@ -592,100 +592,67 @@ def nystrom_entropy(
     """
     small = isinstance(x, Tensor) and x.device.type == "cpu" and x.shape[0] <= SMALL_PROBLEM
     with small_problem_threads(1, active=small):  # small problems: one intra-op thread on CPU
-        return _nystrom_entropy(
-            x,
-            sigma,
-            t,
-            landmarks=landmarks,
-            correction=correction,
-            seed=seed,
-            steps=steps,
-            probes=probes,
-            top=top,
-            rcond=rcond,
-            base=base,
-            dtype=dtype,
-            max_median_points=max_median_points,
-        )
+        t = _check_time(t)
+        v.check_choice(correction, CORRECTIONS, "correction")
+        m_req = _positive_int(landmarks, "landmarks")
+        steps, probes, top = _positive_int(steps, "steps"), _positive_int(probes, "probes"), _positive_int(top, "top")
+        log_base = v.check_base(base)
+        begin = time.perf_counter()
+        pts = as_points(x, "x", dtype).detach()
+        sig = _resolve_sigma(pts, sigma, max_median_points)
+        n = int(pts.shape[0])
+        m = min(m_req, n)
+        gen = torch.Generator().manual_seed(int(seed))
+        idx = torch.randperm(n, generator=gen)[:m].to(pts.device)
+        xc = pts - pts.mean(dim=0, keepdim=True)
+        sq = (xc * xc).sum(dim=1)
+        xl, sql = xc[idx], sq[idx]
+        scale = -1.0 / (2.0 * sig * sig)
+        cutoff = 0.5 * math.log(torch.finfo(torch.float64).tiny)
+        floor = 2.0 * math.exp(cutoff)
 
+        def cross(start: int, stop: int) -> Tensor:  # kernel rows start:stop against the landmarks, float64
+            d2 = xc[start:stop] @ xl.T
+            d2.mul_(-2.0).add_(sq[start:stop, None]).add_(sql[None, :]).clamp_(min=0.0)
+            d2 = d2.to(torch.float64).mul_(scale).clamp_(min=cutoff).exp_()
+            return torch.nn.functional.threshold(d2, floor, 0.0, inplace=True)  # no subnormals (see kernel_rows)
 
-def _nystrom_entropy(
-    x: Tensor,
-    sigma: float | str = "median",
-    t: float = 1,
-    *,
-    landmarks: int = 2000,
-    correction: str = "diagonal",
-    seed: int = 0,
-    steps: int = 60,
-    probes: int = 32,
-    top: int = 100,
-    rcond: float = 1e-10,
-    base: float | str = 2,
-    dtype: torch.dtype | None = None,
-    max_median_points: int = 1000,
-) -> ScaleResult:
-    t = _check_time(t)
-    v.check_choice(correction, CORRECTIONS, "correction")
-    m_req = _positive_int(landmarks, "landmarks")
-    steps, probes, top = _positive_int(steps, "steps"), _positive_int(probes, "probes"), _positive_int(top, "top")
-    log_base = v.check_base(base)
-    begin = time.perf_counter()
-    pts = as_points(x, "x", dtype).detach()
-    sig = _resolve_sigma(pts, sigma, max_median_points)
-    n = int(pts.shape[0])
-    m = min(m_req, n)
-    gen = torch.Generator().manual_seed(int(seed))
-    idx = torch.randperm(n, generator=gen)[:m].to(pts.device)
-    xc = pts - pts.mean(dim=0, keepdim=True)
-    sq = (xc * xc).sum(dim=1)
-    xl, sql = xc[idx], sq[idx]
-    scale = -1.0 / (2.0 * sig * sig)
-    cutoff = 0.5 * math.log(torch.finfo(torch.float64).tiny)
-    floor = 2.0 * math.exp(cutoff)
-
-    def cross(start: int, stop: int) -> Tensor:  # kernel rows start:stop against the landmarks, float64
-        d2 = xc[start:stop] @ xl.T
-        d2.mul_(-2.0).add_(sq[start:stop, None]).add_(sql[None, :]).clamp_(min=0.0)
-        d2 = d2.to(torch.float64).mul_(scale).clamp_(min=cutoff).exp_()
-        return torch.nn.functional.threshold(d2, floor, 0.0, inplace=True)  # no subnormals (see kernel_rows)
-
-    w = squared_distances(xl.to(torch.float64)).mul_(scale).exp_()  # the landmarks' block W
-    evals, evecs = torch.linalg.eigh(w)
-    keep = evals > rcond * evals[-1].clamp_min(torch.finfo(torch.float64).tiny)
-    root_inv = evecs[:, keep] * evals[keep].rsqrt()[None, :]  # W^{+1/2}: (m, k)
-    f = torch.empty(n, root_inv.shape[1], dtype=torch.float64, device=pts.device)
-    rows = max(1, (64 * 2**20) // (8 * max(1, m)))
-    for start in range(0, n, rows):
-        stop = min(start + rows, n)
-        f[start:stop] = cross(start, stop) @ root_inv
-    lowrank_diag = (f * f).sum(dim=1)
-    if correction == "diagonal":
-        delta = (1.0 - lowrank_diag).clamp_min(0.0)
-    else:
-        delta = torch.zeros_like(lowrank_diag)
-    degrees = f @ f.sum(dim=0) + delta
-    positive = degrees > 0
-    if not bool(positive.all()):
-        raise ValueError("the Nyström degrees are not all positive; use more landmarks or a larger sigma")
-    inv_sqrt = degrees.rsqrt()
-    b = f.mul_(inv_sqrt[:, None])
-    diag = delta * inv_sqrt * inv_sqrt
-    products = 0
-    if correction == "none":
-        lam = torch.linalg.eigvalsh(b.T @ b)
-        nodes, weights = lam, torch.full_like(lam, 1.0 / n)
-    else:
-        op = _LowRankPlusDiagonal(b, diag)
-        nodes, weights = eigen.deflated_lanczos_spectrum(
-            op,  # type: ignore[arg-type]  # duck-typed: shape, dtype, device and @
-            top=top,
-            steps=steps,
-            probes=probes,
-            generator=gen,
-        )
-        products = op.products
-    bits = _slq_entropy_bits(nodes, weights, n, t)
-    value = nx.bits_to(bits, log_base).to(_result_dtype(x))
-    details = {"landmarks": m, "rank": int(keep.sum()), "correction": correction, "steps": steps, "probes": probes}
-    return ScaleResult(value, "nystrom", sig, n, products, time.perf_counter() - begin, details)
+        w = squared_distances(xl.to(torch.float64)).mul_(scale).exp_()  # the landmarks' block W
+        evals, evecs = torch.linalg.eigh(w)
+        keep = evals > rcond * evals[-1].clamp_min(torch.finfo(torch.float64).tiny)
+        root_inv = evecs[:, keep] * evals[keep].rsqrt()[None, :]  # W^{+1/2}: (m, k)
+        f = torch.empty(n, root_inv.shape[1], dtype=torch.float64, device=pts.device)
+        rows = max(1, (64 * 2**20) // (8 * max(1, m)))
+        for start in range(0, n, rows):
+            stop = min(start + rows, n)
+            f[start:stop] = cross(start, stop) @ root_inv
+        lowrank_diag = (f * f).sum(dim=1)
+        if correction == "diagonal":
+            delta = (1.0 - lowrank_diag).clamp_min(0.0)
+        else:
+            delta = torch.zeros_like(lowrank_diag)
+        degrees = f @ f.sum(dim=0) + delta
+        positive = degrees > 0
+        if not bool(positive.all()):
+            raise ValueError("the Nyström degrees are not all positive; use more landmarks or a larger sigma")
+        inv_sqrt = degrees.rsqrt()
+        b = f.mul_(inv_sqrt[:, None])
+        diag = delta * inv_sqrt * inv_sqrt
+        products = 0
+        if correction == "none":
+            lam = torch.linalg.eigvalsh(b.T @ b)
+            nodes, weights = lam, torch.full_like(lam, 1.0 / n)
+        else:
+            op = _LowRankPlusDiagonal(b, diag)
+            nodes, weights = eigen.deflated_lanczos_spectrum(
+                op,  # type: ignore[arg-type]  # duck-typed: shape, dtype, device and @
+                top=top,
+                steps=steps,
+                probes=probes,
+                generator=gen,
+            )
+            products = op.products
+        bits = _slq_entropy_bits(nodes, weights, n, t)
+        value = nx.bits_to(bits, log_base).to(_result_dtype(x))
+        details = {"landmarks": m, "rank": int(keep.sum()), "correction": correction, "steps": steps, "probes": probes}
+        return ScaleResult(value, "nystrom", sig, n, products, time.perf_counter() - begin, details)
