@@ -8,7 +8,7 @@ import math
 
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
+from largest_tensor import LargestTensor
 
 from infotorch.spectral import AdaptiveDiffusionOperator, adaptive_diffusion_spectral_entropy, small_problem_threads
 
@@ -149,23 +149,10 @@ def test_stored_entries_never_exceed_n_times_2k_plus_1() -> None:
             assert torch.equal(dense, dense.T), name
 
 
-class _LargestTensor(TorchDispatchMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.largest = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
-        out = func(*args, **(kwargs or {}))
-        for o in out if isinstance(out, (tuple, list)) else (out,):
-            if isinstance(o, torch.Tensor) and o.layout == torch.strided:
-                self.largest = max(self.largest, o.numel())
-        return out
-
-
 def test_no_n_by_n_tensor_on_the_slq_path() -> None:
     n = 1500
     x = torch.randn(n, 4, generator=_gen(8), dtype=F64)
-    with _LargestTensor() as watch:
+    with LargestTensor(dense_only=True) as watch:
         h = adaptive_diffusion_spectral_entropy(x, solver="slq", neighbors="brute", block=64, steps=10, probes=8)
     assert math.isfinite(float(h))
     assert watch.largest < n * n // 10

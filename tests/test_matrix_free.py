@@ -9,7 +9,7 @@ import socket
 
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
+from largest_tensor import LargestTensor
 
 from infotorch.spectral import (
     DiffusionKernel,
@@ -122,28 +122,15 @@ def test_nystrom_diagonal_correction_beats_plain_low_rank(shapes_600: dict, exac
     assert fixed < plain / 5
 
 
-class _LargestTensor(TorchDispatchMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.largest = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
-        out = func(*args, **(kwargs or {}))
-        for o in out if isinstance(out, (tuple, list)) else (out,):
-            if isinstance(o, torch.Tensor):
-                self.largest = max(self.largest, o.numel())
-        return out
-
-
 def test_no_n_by_n_tensor_is_formed() -> None:
     n, block = 1500, 64
     x = torch.randn(n, 6, generator=_gen(), dtype=F64)
-    with _LargestTensor() as watch:
+    with LargestTensor() as watch:
         res = matrix_free_entropy(x, sigma=1.0, steps=10, probes=4, top=20, block=block)
     assert res.details["block"] == block
     # the largest tensor is a kernel block (block x N), orders of magnitude below N x N
     assert watch.largest == block * n < n * n // 20
-    with _LargestTensor() as watch:
+    with LargestTensor() as watch:
         nystrom_entropy(x, sigma=1.0, landmarks=100, steps=10, probes=4, top=20)
     assert watch.largest < n * n // 10
 
