@@ -210,6 +210,43 @@ def dse_effect_table(n: int = 1000, seeds: int = 5) -> None:
 # ---------------------------------------------------------------------- cost against training
 
 
+def timed_training(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    mon: object,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    probes: tuple[torch.Tensor, torch.Tensor],
+    epochs: int,
+    every: int,
+) -> tuple[float, list[float]]:
+    """Epochs of minibatch training (batch 64, a seeded shuffle), ``mon.measure`` on ``probes``
+    after every ``every``-th epoch and the last (epoch 0: before training): seconds of training
+    and of each measurement."""
+    gen = torch.Generator().manual_seed(0)
+    n = x.shape[0]
+    train_s, monitor_s = 0.0, []
+    for epoch in range(epochs + 1):
+        t0 = time.perf_counter()
+        if epoch > 0:
+            model.train()
+            order = torch.randperm(n, generator=gen)
+            for start in range(0, n, 64):
+                idx = order[start : start + 64]
+                loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        t1 = time.perf_counter()
+        if epoch % every == 0 or epoch == epochs:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                mon.measure(*probes, epoch=epoch)  # type: ignore[attr-defined]
+            monitor_s.append(time.perf_counter() - t1)
+        train_s += t1 - t0
+    return train_s, monitor_s
+
+
 def demo_cost(every: int, probe: int, measures: tuple[str, ...] | None, epochs: int = 30) -> tuple[float, list[float]]:
     """The demo's schedule (``infotorch demo``: 30 epochs of Adam on 1300 digits, batch 64, two
     runs, the monitor on both hidden layers every epoch, 600 probes): seconds of training and of
@@ -226,25 +263,9 @@ def demo_cost(every: int, probe: int, measures: tuple[str, ...] | None, epochs: 
         model = make_mlp(0)
         opt = torch.optim.Adam(model.parameters(), lr=3e-3)
         mon = InformationMonitor(model, LAYERS, measures=measures or MEASURES)
-        gen = torch.Generator().manual_seed(0)
-        for epoch in range(epochs + 1):
-            t0 = time.perf_counter()
-            if epoch > 0:
-                model.train()
-                order = torch.randperm(1300, generator=gen)
-                for start in range(0, 1300, 64):
-                    idx = order[start : start + 64]
-                    loss = nn.functional.cross_entropy(model(x[idx]), labels[idx])
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-            t1 = time.perf_counter()
-            if epoch % every == 0 or epoch == epochs:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)
-                    mon.measure(x[:probe], labels[:probe], epoch=epoch)
-                monitor_s.append(time.perf_counter() - t1)
-            train_s += t1 - t0
+        t, m = timed_training(model, opt, mon, x, labels, (x[:probe], labels[:probe]), epochs, every)
+        train_s += t
+        monitor_s += m
     return train_s, monitor_s
 
 
@@ -288,26 +309,7 @@ def cnn_cost(
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     opts: dict = {} if reduce is None else {"projection": reduce[0], "width": reduce[1]}
     mon = InformationMonitor(model, ["pool1", "pool2"], **opts)
-    gen = torch.Generator().manual_seed(0)
-    train_s, monitor_s = 0.0, []
-    for epoch in range(epochs + 1):
-        t0 = time.perf_counter()
-        if epoch > 0:
-            model.train()
-            order = torch.randperm(n_train, generator=gen)
-            for start in range(0, n_train, 64):
-                idx = order[start : start + 64]
-                loss = nn.functional.cross_entropy(model(x_tr[idx]), y_tr[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-        t1 = time.perf_counter()
-        if epoch % every == 0 or epoch == epochs:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                mon.measure(x_te[:probe], y_te[:probe], epoch=epoch)
-            monitor_s.append(time.perf_counter() - t1)
-        train_s += t1 - t0
+    train_s, monitor_s = timed_training(model, opt, mon, x_tr, y_tr, (x_te[:probe], y_te[:probe]), epochs, every)
     with torch.no_grad():
         model.eval()
         acc = float((model(x_te).argmax(1) == y_te).float().mean())
