@@ -8,7 +8,8 @@ next to scipy.stats.differential_entropy, on N(0,1), Uniform(0,1), Exp(1) sample
     python benchmarks/bench_interpolated.py --bias [--n 1024] [--reps 20]
     python benchmarks/bench_interpolated.py --vs-scipy [--repeat 7] [--threads 1] [--before OLD.py]
 
---vs-scipy: the table of benchmarks/interpolated_speed_results.md. torch.sort (forward, the floor),
+--vs-scipy: the 1-D speed table of BENCHMARKS.md. torch.sort (forward), the sort
+infotorch uses on the CPU (NumPy's vectorized argsort and a gather, forward),
 scipy.stats.differential_entropy on torch tensors (SCIPY_ARRAY_API=1, autograd through it) and
 infotorch at window 1, 8, 16, float32 forward+backward, interleaved in one process (median), and
 the RMSE of each against the true N(0,1) entropy. ``--before OLD.py`` also times an older copy of
@@ -179,7 +180,9 @@ def vs_scipy(repeat: int, before: str | None) -> None:
         f"machine: {platform.machine()}, {torch.get_num_threads()} thread(s), torch {torch.__version__}, "
         f"scipy {scipy.__version__}; float32, forward+backward, median of {repeat} interleaved runs, ms"
     )
-    cols = ["torch.sort", "scipy (torch)"] + [f"window={m}" for m in WINDOWS]
+    from infotorch.interpolated import _sort_rows
+
+    cols = ["torch.sort", "our sort", "scipy (torch)"] + [f"window={m}" for m in WINDOWS]
     if old is not None:
         cols += [f"before window={m}" for m in WINDOWS]
     print("| (B, n) | " + " | ".join(cols) + " | best infotorch / sort | worst window / scipy |")
@@ -188,6 +191,7 @@ def vs_scipy(repeat: int, before: str | None) -> None:
         x = torch.randn(b, n, generator=torch.Generator().manual_seed(0))
         fns: dict[str, Callable[[], object]] = {
             "torch.sort": lambda: torch.sort(x, -1),
+            "our sort": lambda: _sort_rows(x),  # what infotorch's forward sorts with on the CPU
             "scipy (torch)": fwd_bwd(lambda t: scipy.stats.differential_entropy(t, axis=-1), x),
         }
         for m in WINDOWS:

@@ -49,3 +49,57 @@ def test_ties_at_the_extremes_share_the_range_gradient():
     g_ref = torch.func.vmap(torch.func.grad(lambda r: it.interpolated_density_entropy(r, validate=False).sum()))(x)
     assert torch.isfinite(a.grad).all()
     torch.testing.assert_close(a.grad, g_ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("window", [1, 5])
+def test_blocks_of_rows_equal_the_reference(monkeypatch, threads, window):
+    # blocks of 3 rows (the last one partial) and, with 2 threads, the argsort split over threads
+    import infotorch.interpolated as mod
+
+    monkeypatch.setattr(mod, "_BLOCK_ELEMENTS", 3 * 40)
+    x = torch.randn(11, 40, generator=torch.Generator().manual_seed(window), dtype=D)
+    x[4, :10] = x[4, 10]  # ties inside one row
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a = x.clone().requires_grad_(True)
+        h, p, _ = it.interpolated_density(a, window=window)
+        (h.sum() + (p * torch.linspace(0, 1, 40, dtype=D)).sum()).backward()
+    finally:
+        torch.set_num_threads(before)
+
+    def ref(r):
+        hh, pp, _ = it.interpolated_density(r, window=window, validate=False)
+        return hh.sum() + (pp * torch.linspace(0, 1, 40, dtype=D)).sum()
+
+    g_ref = torch.func.vmap(torch.func.grad(ref))(x)  # its backward recomputes by _forward_core
+    one_row = [it.interpolated_density(r[None], window=window) for r in x]  # one block each
+    h_ref = torch.cat([o[0] for o in one_row])
+    p_ref = torch.cat([o[1] for o in one_row])
+    torch.testing.assert_close(h, h_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(p, p_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(a.grad, g_ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cpu_sort_equals_torch_sort(monkeypatch, dtype):
+    import infotorch.interpolated as mod
+
+    monkeypatch.setattr(mod, "_BLOCK_ELEMENTS", 50)
+    x = torch.randn(9, 33, generator=torch.Generator().manual_seed(1)).to(dtype)
+    x[2, 5:9] = 0.25  # ties
+    x[3, 0], x[3, 7], x[5, 1] = float("nan"), -float("inf"), float("inf")
+    x[6] = -0.0
+    before = torch.get_num_threads()
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        try:
+            s, perm = mod._sort_rows(x)
+        finally:
+            torch.set_num_threads(before)
+        ref = torch.sort(x, dim=-1).values
+        assert perm.dtype == torch.int64
+        assert torch.equal(torch.sort(perm, -1).values, torch.arange(33).expand(9, 33))  # a permutation per row
+        torch.testing.assert_close(s, ref, equal_nan=True, rtol=0, atol=0)
+        torch.testing.assert_close(x.gather(-1, perm), s, equal_nan=True, rtol=0, atol=0)
