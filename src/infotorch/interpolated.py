@@ -38,6 +38,9 @@ metric and natural-gradient steps) is in :mod:`infotorch.interpolated_curvature`
 The gradient is a custom :class:`torch.autograd.Function` whose backward applies the chain
 (entropy integral → normalization → weights → gaps → unsort) in closed form, O(n) after the sort;
 its backward is itself differentiable (double backward, Hessian-vector products in O(n)).
+On the CPU the rows are sorted by NumPy's vectorized argsort (4-5x faster than ``torch.sort``
+on AVX-512 machines) and the closed form runs on blocks of rows small enough for a core's L2
+cache; forward and backward together then cost about one ``torch.sort`` (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -421,7 +424,7 @@ def _sort_rows(x: Tensor) -> tuple[Tensor, Tensor]:
         return torch.sort(x, dim=-1)
     a = x.detach().numpy()
     r_rows, n = a.shape
-    workers = min(torch.get_num_threads(), r_rows, max(1, a.size // _BLOCK_ELEMENTS))
+    workers = min(torch.get_num_threads(), r_rows, max(1, a.size // (4 * _BLOCK_ELEMENTS)))
     if workers <= 1:
         perm = torch.from_numpy(np.argsort(a, axis=-1)).to(torch.int64)
     else:
