@@ -5,6 +5,7 @@ max_N-subsampled value beside them.
     .venv/bin/python benchmarks/bench_spectral_scale.py errors 4000 8000
     .venv/bin/python benchmarks/bench_spectral_scale.py scale 10000 30000
     .venv/bin/python benchmarks/bench_spectral_scale.py adaptive 10000 100000
+    .venv/bin/python benchmarks/bench_spectral_scale.py tolerance 4000 gauss [SEEDS] ['[[20, 16, 100, 1]]']
 
 ``adaptive``: the adaptive-bandwidth kNN kernel (k = 15, t = 3, alpha = 1, SLQ 30 steps x 32
 probes): the time of the neighbour search, of the sparse kernel and of the quadrature, peak
@@ -32,7 +33,41 @@ def data(n: int, kind: str) -> torch.Tensor:
     g = torch.Generator().manual_seed(1)
     if kind == "gauss":
         return torch.randn(n, D, generator=g)
+    if kind == "blobs":  # 10 Gaussian clusters, centres 4 apart on average per coordinate
+        centres = 4.0 * torch.randn(10, D, generator=g) / D**0.5 * 4
+        return centres[torch.arange(n) % 10] + torch.randn(n, D, generator=g)
+    if kind == "duplicated":  # every point twice
+        half = torch.randn((n + 1) // 2, D, generator=g)
+        return half.repeat(2, 1)[:n]
     return (torch.randn(n, 4, generator=g) @ torch.randn(4, D, generator=g)).sin()
+
+
+# (steps, probes, top, power_iters) of the error-against-cost study ("tolerance")
+SLQ_CONFIGS = [(15, 16, 50, 1), (20, 16, 100, 1), (30, 32, 100, 2), (30, 64, 200, 2)]
+
+
+def tolerance(n: int, kind: str, seeds: int, configs: list | None = None) -> None:
+    """The exact value, then every ``configs`` entry (default SLQ_CONFIGS) over ``seeds`` seeds:
+    error, passes, time."""
+    torch.set_num_threads(2)
+    from infotorch.spectral import DiffusionKernel
+    from infotorch.spectral.matrix_free import matrix_free_entropy
+
+    x = data(n, kind)
+    t0 = time.perf_counter()
+    exact = float(DiffusionKernel.from_points(x.double()).entropy(solver="exact"))
+    print(json.dumps({"n": n, "data": kind, "exact": exact, "seconds": round(time.perf_counter() - t0, 1)}))
+    for steps, probes, top, power in configs or SLQ_CONFIGS:
+        errors, secs = [], []
+        for seed in range(seeds):
+            t0 = time.perf_counter()
+            r = matrix_free_entropy(x, steps=steps, probes=probes, top=top, power_iters=power, seed=seed)
+            secs.append(time.perf_counter() - t0)
+            errors.append(float(r.value) - exact)
+        rms = (sum(e * e for e in errors) / len(errors)) ** 0.5
+        row = {"n": n, "data": kind, "config": [steps, probes, top, power], "passes": r.products}
+        row.update(rms=rms, rel=rms / abs(exact), worst=max(abs(e) for e in errors), errors=errors)
+        print(json.dumps({**row, "seconds": round(sum(secs) / len(secs), 2)}), flush=True)
 
 
 def one(config: dict) -> dict:
@@ -108,6 +143,10 @@ def main() -> None:
     mode = sys.argv[1]
     if mode == "one":
         print(json.dumps(one(json.loads(sys.argv[2]))))
+        return
+    if mode == "tolerance":  # tolerance N KIND [SEEDS [CONFIGS as JSON]]
+        configs = json.loads(sys.argv[5]) if len(sys.argv) > 5 else None
+        tolerance(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 3, configs)
         return
     sizes = [int(a) for a in sys.argv[2:]]
     for n in sizes:

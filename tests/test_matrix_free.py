@@ -24,6 +24,7 @@ from infotorch.spectral.matrix_free import (
     matrix_free_entropy,
     matrix_free_mutual_information,
     nystrom_entropy,
+    slq_settings,
 )
 
 F64 = torch.float64
@@ -89,7 +90,7 @@ def test_median_sigma_is_the_dense_rule() -> None:
 def test_matrix_free_slq_is_dense_slq_draw_for_draw() -> None:
     x = torch.randn(400, 12, generator=_gen(), dtype=F64)
     dense = DiffusionKernel.from_points(x).entropy(solver="lanczos", lanczos_steps=20, lanczos_probes=8, seed=5)
-    res = matrix_free_entropy(x, steps=20, probes=8, seed=5, block=100)
+    res = matrix_free_entropy(x, steps=20, probes=8, top=100, power_iters=2, seed=5, block=100)
     assert isinstance(res, ScaleResult) and res.solver == "matrix-free"
     assert abs(float(res.value) - float(dense)) < 1e-10
     assert res.products == 20 + 2 + 3  # steps, power iterations, degrees, range, Rayleigh-Ritz
@@ -218,7 +219,7 @@ def test_matrix_free_dsmi_is_dense_lanczos_dsmi_draw_for_draw() -> None:
     for seed in (0, 3):
         dense = subset_mutual_information(y, dense_lanczos, num_repetitions=4, seed=seed)
         res = matrix_free_mutual_information(
-            x, y, num_repetitions=4, seed=seed, slq_seed=5, steps=20, probes=8, block=64
+            x, y, num_repetitions=4, seed=seed, slq_seed=5, steps=20, probes=8, top=100, power_iters=2, block=64
         )
         assert abs(float(res.value) - float(dense)) < 1e-10
         assert res.products == (3 + 4) * (20 + 2 + 3)
@@ -260,7 +261,7 @@ def _distributed_worker(rank: int, world: int, port: int, queue: object) -> None
         x = _distributed_points()
         res = matrix_free_entropy(x, steps=20, probes=8, top=20, block=64, process_group=group)
         mi = matrix_free_mutual_information(x, torch.arange(500) % 2, steps=15, probes=4, top=10, process_group=group)
-        queue.put((rank, float(res.value), res.details["rows"], float(mi.value)))  # type: ignore[attr-defined]
+        queue.put((rank, float(res.value), res.details["strips"], float(mi.value)))  # type: ignore[attr-defined]
         dist.destroy_process_group()
     except Exception as exc:  # report it to the parent instead of hanging it
         queue.put((rank, repr(exc), None, None))  # type: ignore[attr-defined]
@@ -290,7 +291,8 @@ def test_two_gloo_processes_equal_one_process() -> None:
     x = _distributed_points()
     single = float(matrix_free_entropy(x, steps=20, probes=8, top=20, block=64).value)
     single_mi = float(matrix_free_mutual_information(x, torch.arange(500) % 2, steps=15, probes=4, top=10).value)
-    assert [r[2] for r in results] == [(0, 250), (250, 500)]  # each rank its contiguous half of the rows
+    (mine0, total0), (mine1, total1) = (r[2] for r in results)  # each rank about half of the strips
+    assert total0 == total1 > 2 and mine0 + mine1 == total0 and abs(mine0 - mine1) <= 1
     for _, value, _, mi in results:
         assert abs(value - single) < 1e-10
         assert abs(mi - single_mi) < 1e-10
@@ -303,3 +305,33 @@ def test_matrix_free_dsmi_across_ranks_needs_a_seed() -> None:
     x = torch.randn(20, 2, dtype=torch.float64)
     with pytest.raises(ValueError, match="seed must be an integer when process_group"):
         matrix_free_mutual_information(x, torch.arange(20) % 2, seed=None, process_group=object())
+
+
+def test_auto_settings_follow_the_rule_from_the_target_error() -> None:
+    assert slq_settings(1e-2) == {"steps": 20, "probes": 16, "top": 100, "power_iters": 1}
+    assert slq_settings(0.5) == slq_settings(1e-2)
+    assert slq_settings(5e-3) == {"steps": 30, "probes": 64, "top": 200, "power_iters": 2}
+    with pytest.raises(ValueError, match="tol must be at least 0.002"):
+        slq_settings(1e-3)
+    x = torch.randn(300, 5, generator=_gen(), dtype=F64)
+    res = matrix_free_entropy(x, sigma=1.0)
+    assert {k: res.details[k] for k in ("steps", "probes", "top", "power_iters")} == slq_settings(1e-2)
+    assert res.details["tol"] == 1e-2 and res.products == 20 + 1 + 3
+    mixed = matrix_free_entropy(x, sigma=1.0, steps=7, tol=2e-3)  # explicit values win over the rule
+    assert (mixed.details["steps"], mixed.details["probes"], mixed.details["top"]) == (7, 64, 200)
+    with pytest.raises(ValueError, match="probes must be an integer or 'auto'"):
+        matrix_free_entropy(x, probes="many")
+    with pytest.raises(ValueError, match="tol"):
+        matrix_free_entropy(x, tol=-1.0)
+
+
+def test_front_door_reports_the_solver_that_ran(capsys) -> None:
+    from infotorch.spectral import diffusion_spectral_entropy
+
+    x = torch.randn(200, 4, generator=_gen(), dtype=F64)
+    exact = diffusion_spectral_entropy(x, sigma=1.0, verbose=True)
+    assert "solver='exact' (asked 'auto'), N=200" in capsys.readouterr().err
+    mf = diffusion_spectral_entropy(x, sigma=1.0, solver="matrix-free", tol=1e-2, verbose=True)
+    err = capsys.readouterr().err
+    assert "solver='matrix-free'" in err and "'steps': 20" in err and "24 passes" in err
+    assert abs(float(mf) - float(exact)) < 1e-2 * float(exact)

@@ -24,6 +24,7 @@ from .matrix_free import (
     matrix_free_entropy,
     matrix_free_mutual_information,
     nystrom_entropy,
+    slq_settings,
 )
 from .mutual_information import (
     adjacency_spectral_mutual_information,
@@ -58,6 +59,7 @@ __all__ = [
     "median_distance",
     "normalized_gram",
     "nystrom_entropy",
+    "slq_settings",
     "small_problem_threads",
     "spectrum_entropy",
     "subset_mutual_information",

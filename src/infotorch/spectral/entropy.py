@@ -21,6 +21,7 @@ References
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import torch
@@ -103,6 +104,8 @@ def diffusion_spectral_entropy(
     lanczos_steps: int = 80,
     lanczos_probes: int = 16,
     dtype: torch.dtype | None = None,
+    tol: float = 2e-3,
+    verbose: bool = False,
 ) -> Tensor:
     r"""Diffusion spectral entropy of the points ``x`` (N, D), in bits by default.
 
@@ -116,11 +119,13 @@ def diffusion_spectral_entropy(
     ``solver``: ``"exact"``, ``"lanczos"`` (deflated stochastic Lanczos quadrature with
     ``lanczos_steps × lanczos_probes`` products on the dense kernel, seeded by ``seed``),
     ``"chebyshev"`` (dse-dsmi's approximation), ``"matrix-free"`` (the same quadrature on the
-    operator computed in row blocks, memory O(block × N), 30 steps × 64 probes, top 200 deflated:
-    1e-4 to 1e-3 relative error at N = 4000-8000), ``"nystrom"`` (2000 landmarks, O(N m) memory,
-    0.25-1.9 % at N = 4000-8000), or ``"auto"`` (:func:`choose_solver`: exact up to N = 8000, then
+    operator computed in strips, memory O(block × N), its settings from the target relative
+    error ``tol`` by :func:`~infotorch.spectral.slq_settings`: the default 2e-3 takes 30 steps ×
+    64 probes, top 200 deflated, 1e-4 to 1.8e-3 measured at N = 4000-8000; ``tol=1e-2`` about
+    two thirds of the passes), ``"nystrom"`` (2000 landmarks, O(N m) memory, 0.25-1.9 % at
+    N = 4000-8000), or ``"auto"`` (:func:`choose_solver`: exact up to N = 8000, then
     matrix-free); measured errors and times in :mod:`infotorch.spectral.matrix_free` and
-    BENCHMARKS.md. ``cache``: an ``.npz`` path for the exact spectrum, read if it exists and
+    BENCHMARKS.md. ``verbose=True`` prints the solver that ran (and its settings) on stderr. ``cache``: an ``.npz`` path for the exact spectrum, read if it exists and
     matches these points (kind, sigma, N, D, a SHA-256 of the data), else written. ``dtype``:
     the compute dtype (default: the input's, half → float32).
 
@@ -147,10 +152,22 @@ def diffusion_spectral_entropy(
         from .matrix_free import matrix_free_entropy, nystrom_entropy
 
         if chosen == "matrix-free":
-            res = matrix_free_entropy(pts, sig, t, steps=30, probes=64, top=200, seed=seed, base=base)
+            res = matrix_free_entropy(pts, sig, t, tol=tol, seed=seed, base=base)
         else:
             res = nystrom_entropy(pts, sig, t, seed=seed, base=base)
+        if verbose:
+            print(
+                f"diffusion_spectral_entropy: solver={chosen!r} (asked {solver!r}), N={pts.shape[0]}, "
+                f"{res.products} passes, {res.seconds:.1f} s, {res.details}",
+                file=sys.stderr,
+            )
         return res.value.to(_out_dtype(x))
+    if verbose:
+        extra = f", {lanczos_steps} steps x {lanczos_probes} probes" if chosen == "lanczos" else ""
+        print(
+            f"diffusion_spectral_entropy: solver={chosen!r} (asked {solver!r}), N={pts.shape[0]}{extra}",
+            file=sys.stderr,
+        )
     solver = chosen
     kernel = DiffusionKernel.from_points(pts, sig)
     if path is None:

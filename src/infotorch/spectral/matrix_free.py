@@ -5,14 +5,19 @@ Two solvers for point clouds past what a dense kernel affords (``N`` of 10^4 to 
 * :class:`MatrixFreeDiffusionOperator`: the symmetric diffusion operator
   :math:`K = D^{-1/2} G D^{-1/2}` of the Gaussian kernel
   :math:`G_{ij} = \exp(-\|x_i - x_j\|^2 / 2\sigma^2)`, applied to a block of vectors by forming
-  ``block`` rows of :math:`G` at a time from the points (memory ``O(block × N)``; the degrees
-  :math:`G\mathbf 1` are accumulated in float64 in one pass at construction). It has ``shape``,
+  strips of the upper triangle of :math:`G` from the points, about ``block × N`` entries each
+  (memory ``O(block × N)``; the degrees :math:`G\mathbf 1` are accumulated over strips in
+  float64 in one pass at construction). Each strip gives its own rows of a product and,
+  transposed, its columns' share of the rows below it, so every exponential is computed once
+  (half the work of whole rows). The exponents come from one matrix product of augmented rows,
+  ``[−2s·x_i, s‖x_i‖², s] · [x_j, 1, ‖x_j‖²]`` with ``s = −1/2σ²``. It has ``shape``,
   ``dtype``, ``device`` and ``@``, so :func:`infotorch.spectral.eigen.deflated_lanczos_spectrum`
-  runs on it unchanged: :func:`matrix_free_entropy` is the dense ``"lanczos"`` solver of
-  :class:`~infotorch.spectral.DiffusionKernel` draw for draw (the same seed gives the same
-  probes, the same nodes and the same value up to round-off), without the matrix. Cost: every
-  product is one pass over all ``N²`` pairs (``N² D`` multiply-adds for the distances, the
-  exponentials, ``N² w`` for a block of ``w`` vectors); a run is ``steps + 5`` passes.
+  runs on it unchanged: :func:`matrix_free_entropy` with the dense solver's settings is the dense
+  ``"lanczos"`` solver of :class:`~infotorch.spectral.DiffusionKernel` draw for draw (the same
+  seed gives the same probes, the same nodes and the same value up to round-off), without the
+  matrix. Cost: every product is one pass over the ``N(N+1)/2`` pairs (``N² D / 2``
+  multiply-adds for the exponents, ``N²/2`` exponentials, ``N² w`` for a block of ``w``
+  vectors); a run is ``steps + power_iters + 3`` passes.
 * :func:`nystrom_entropy`: an approximate kernel from ``m`` random landmarks,
   :math:`G \approx C W^{+} C^\top + \Delta` (``C`` the ``N × m`` kernel block, ``W`` the landmarks'
   ``m × m`` block, :math:`\Delta` the diagonal that restores :math:`G_{ii} = 1`), whose
@@ -29,8 +34,9 @@ kernel.
 Across processes (``process_group=``): the products of :class:`MatrixFreeDiffusionOperator` split
 over the ranks of a :mod:`torch.distributed` process group. Every rank holds all ``N`` points
 (each row of :math:`G` needs every point) and is called with the same arguments; rank ``r`` of
-``W`` computes the contiguous rows ``[r N / W, (r + 1) N / W)`` of every product and of the
-degrees, into a zero-padded ``(N, w)`` tensor, and one ``all_reduce`` (sum) per product gives
+``W`` computes the strips ``r, r + W, r + 2W, …`` (strips hold about equal numbers of pairs) of
+every product and of the degrees, into a zero-padded ``(N, w)`` tensor, and one ``all_reduce``
+(sum) per product gives
 every rank the whole product (``N w`` numbers communicated per product). The Lanczos recursion
 then runs identically on every rank (the same seed, the same probes), so every rank returns the
 same value, that of one process up to round-off, in ``1/W`` of the kernel time. Any backend that
@@ -75,6 +81,7 @@ from .kernel import (
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
+    "SLQ_RULE",
     "MatrixFreeDiffusionOperator",
     "ScaleResult",
     "block_rows",
@@ -82,6 +89,7 @@ __all__ = [
     "matrix_free_mutual_information",
     "median_sigma",
     "nystrom_entropy",
+    "slq_settings",
 ]
 
 #: Bytes the kernel rows of one block may take (the ``block`` of ``memory_budget=None``).
@@ -184,18 +192,21 @@ class _Progress:
 class MatrixFreeDiffusionOperator:
     r"""The symmetric diffusion operator :math:`K = D^{-1/2} G D^{-1/2}` of points ``x`` (N, D),
     never formed: ``op @ V`` computes :math:`KV` for ``V`` of shape ``(N,)`` or ``(N, w)`` from
-    ``block`` rows of :math:`G` at a time.
+    strips of the upper triangle of :math:`G`, about ``block × N`` entries each (see the module's
+    notes).
 
-    ``sigma``: a positive number or ``"median"`` (see :func:`median_sigma`). ``block``: rows per
-    block; ``None`` chooses it from ``memory_budget`` bytes (:func:`block_rows`). ``dtype``: the
+    ``sigma``: a positive number or ``"median"`` (see :func:`median_sigma`). ``block``: rows of
+    the first strip (later strips, narrower, take more rows for the same entries); ``None``
+    chooses it from ``memory_budget`` bytes (:func:`block_rows`). ``dtype``: the
     compute dtype (default: the input's, half → float32); the degrees are accumulated in float64
-    whatever the dtype. Works on any device (the points' device). The squared distances are those
-    of :func:`~infotorch.spectral.graphs.squared_distances` (centred points, clipped at 0, an
-    exact 0 diagonal), so in float64 products agree with the dense operator to round-off.
+    whatever the dtype (each strip's sums in the compute dtype, their total in float64). Works on
+    any device (the points' device). The squared distances are those of the dense kernel
+    (centred points, clipped at 0, an exact 0 diagonal), so in float64 products agree with the
+    dense operator to round-off.
 
     ``process_group``: ``None`` (this process computes every row) or a :mod:`torch.distributed`
-    process group (e.g. ``torch.distributed.group.WORLD``): each rank computes its contiguous
-    block of rows (``row_start:row_stop``) of the degrees and of every product and one
+    process group (e.g. ``torch.distributed.group.WORLD``): each rank computes its share of the
+    strips (``strips``, dealt round-robin) of the degrees and of every product and one
     ``all_reduce`` sums the zero-padded results, so every rank holds the whole product (see the
     module's notes). Every rank must pass the same points and arguments.
 
@@ -221,8 +232,6 @@ class MatrixFreeDiffusionOperator:
         n = int(pts.shape[0])
         self.process_group = process_group
         self.rank, self.world_size = (0, 1) if process_group is None else _group_layout(process_group)
-        self.row_start = self.rank * n // self.world_size
-        self.row_stop = (self.rank + 1) * n // self.world_size
         if block is None:
             budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else _positive_int(memory_budget, "memory_budget")
             block = block_rows(n, budget, pts.element_size())
@@ -230,16 +239,38 @@ class MatrixFreeDiffusionOperator:
         self._x = pts - pts.mean(dim=0, keepdim=True)
         self._sq = (self._x * self._x).sum(dim=1)
         self._scale = -1.0 / (2.0 * self.sigma * self.sigma)
+        # the exponents scale·‖x_i − x_j‖² as one matrix product of augmented rows:
+        # [−2·scale·x_i, scale·‖x_i‖², scale] · [x_j, 1, ‖x_j‖²]
+        ones = torch.ones_like(self._sq)[:, None]
+        self._left = torch.cat(
+            [self._x * (-2.0 * self._scale), (self._scale * self._sq)[:, None], ones * self._scale], 1
+        )
+        self._right = torch.cat([self._x, ones, self._sq[:, None]], 1)
         self._cutoff = 0.5 * math.log(torch.finfo(pts.dtype).tiny)
         self._floor = 2.0 * math.exp(self._cutoff)
         self.passes = 0
         self.max_block_elements = 0
         self._progress = progress
+        # the strips of the upper triangle (rows start:stop, columns start:N), each about
+        # block × N entries, dealt round-robin to the ranks
+        bounds, start = [], 0
+        while start < n:
+            stop = min(n, start + max(self.block, (self.block * n) // (n - start)))
+            bounds.append((start, stop))
+            start = stop
+        self.strips = bounds[self.rank :: self.world_size]
+        self.strip_count = len(bounds)
         degrees = torch.zeros(n, dtype=torch.float64, device=pts.device)
-        for start, g in self._blocks():
-            degrees[start : start + g.shape[0]] = g.sum(dim=1, dtype=torch.float64)
+        # row sums of each strip and, below it, its column sums, each in the compute dtype (a
+        # float64-accumulating sum over a float32 strip is 12x slower), accumulated over strips
+        # in float64
+        for start, stop in self.strips:
+            g = self.kernel_rows(start, stop, start)
+            degrees[start:stop] += g.sum(dim=1)
+            degrees[stop:] += g[:, stop - start :].sum(dim=0)
+        self._count_pass()
         self.degrees = self._gather(degrees)
-        self._inv_sqrt = degrees.rsqrt().to(pts.dtype)
+        self._inv_sqrt = self.degrees.rsqrt().to(pts.dtype)
 
     # the attributes eigen.deflated_lanczos_spectrum reads from its matrix
     @property
@@ -258,29 +289,41 @@ class MatrixFreeDiffusionOperator:
     def device(self) -> torch.device:
         return self._x.device
 
-    def kernel_rows(self, start: int, stop: int) -> Tensor:
-        """Rows ``start:stop`` of the Gaussian affinities :math:`G` (a fresh ``(stop-start, N)`` tensor)."""
-        xb = self._x[start:stop]
-        g = xb @ self._x.T
-        g.mul_(-2.0).add_(self._sq[start:stop, None]).add_(self._sq[None, :]).clamp_(min=0.0)
-        rows = torch.arange(g.shape[0], device=g.device)
-        g[rows, rows + start] = 0.0
+    def kernel_rows(self, start: int, stop: int, first_column: int = 0) -> Tensor:
+        """Rows ``start:stop`` of the Gaussian affinities :math:`G`, columns ``first_column:N``
+        (a fresh ``(stop - start, N - first_column)`` tensor)."""
+        g = self._left[start:stop] @ self._right[first_column:].T
+        g.clamp_(self._cutoff, 0.0)  # distances ≥ 0
+        on_diagonal = torch.arange(max(start, first_column), stop, device=g.device)
+        g[on_diagonal - start, on_diagonal - first_column] = 0.0  # an exact 0 distance to itself
         self.max_block_elements = max(self.max_block_elements, g.numel())
         # affinities below sqrt(tiny) (1e-154 in float64, 1e-19 in float32) are set to 0: their
         # subnormal exponentials and products slow CPU arithmetic 10-20x (separated clusters)
-        g.mul_(self._scale).clamp_(min=self._cutoff).exp_()
+        g.exp_()
         return torch.nn.functional.threshold(g, self._floor, 0.0, inplace=True)
 
-    def _blocks(self) -> Any:
-        for start in range(self.row_start, self.row_stop, self.block):
-            yield start, self.kernel_rows(start, min(start + self.block, self.row_stop))
+    def _strip_matmul(self, u: Tensor) -> Tensor:
+        """:math:`G U` from this rank's strips of the upper triangle: strip ``(s, e)`` holds
+        the rows ``s:e``, columns ``s:N`` of :math:`G`, which gives rows ``s:e`` of the product and, transposed, the
+        contributions of columns ``s:e`` to rows ``e:N`` (G is symmetric: each pair's
+        exponential is computed once)."""
+        out = torch.zeros_like(u)
+        for start, stop in self.strips:
+            g = self.kernel_rows(start, stop, start)
+            out[start:stop].addmm_(g, u[start:])
+            if stop < self.n:
+                out[stop:].addmm_(g[:, stop - start :].T, u[start:stop])
+        self._count_pass()
+        return self._gather(out)
+
+    def _count_pass(self) -> None:
         self.passes += 1
         if self._progress is not None:
             self._progress(self.passes)
 
     def _gather(self, part: Tensor) -> Tensor:
-        """The whole result from each rank's rows (zero elsewhere): an all-reduce (sum) over the
-        process group, in place; the tensor itself in one process."""
+        """The whole result from each rank's strips (zero elsewhere): an all-reduce (sum) over
+        the process group, in place; the tensor itself in one process."""
         if self.process_group is not None:
             import torch.distributed as dist
 
@@ -290,11 +333,7 @@ class MatrixFreeDiffusionOperator:
     def affinity_matmul(self, v: Tensor) -> Tensor:
         """:math:`G V` for ``V`` of shape ``(N,)`` or ``(N, w)`` (one pass over the kernel)."""
         vec = v.ndim == 1
-        u = v.reshape(self.n, -1).to(self.dtype)
-        out = torch.empty_like(u) if self.process_group is None else torch.zeros_like(u)
-        for start, g in self._blocks():
-            torch.matmul(g, u, out=out[start : start + g.shape[0]])
-        out = self._gather(out)
+        out = self._strip_matmul(v.reshape(self.n, -1).to(self.dtype))
         return out.reshape(-1) if vec else out
 
     def matmul(self, v: Tensor) -> Tensor:
@@ -331,10 +370,11 @@ def matrix_free_entropy(
     sigma: float | str = "median",
     t: float = 1,
     *,
-    steps: int = 80,
-    probes: int = 16,
-    top: int = 100,
-    power_iters: int = 2,
+    steps: int | str = "auto",
+    probes: int | str = "auto",
+    top: int | str = "auto",
+    power_iters: int | str = "auto",
+    tol: float = 1e-2,
     seed: int = 0,
     block: int | None = None,
     memory_budget: int | None = None,
@@ -350,19 +390,22 @@ def matrix_free_entropy(
     :func:`~infotorch.spectral.eigen.deflated_lanczos_spectrum` (the ``top`` leading
     eigenvalues from a randomized range finder with ``power_iters`` power steps, then
     ``steps`` Lanczos steps on ``probes`` Rademacher probes at once on the deflated operator)
-    with a generator seeded by ``seed``: with the defaults it is the dense ``solver="lanczos"`` of
-    :meth:`DiffusionKernel.entropy` draw for draw. Cost: ``steps + power_iters + 3`` passes over
-    the ``N²`` pairs; memory ``O(block × N + N × probes × steps + N × top)``.
-    Error (measured, BENCHMARKS.md, D = 256): with the defaults that of
-    the dense Lanczos solver (1.4e-2 / 3.8e-3 bits on Gaussian / manifold data at N = 4000); with
-    ``steps=30, probes=64, top=200`` 1e-3 to 5e-3 bits at N = 4000-8000 (relative 1e-4 to 1e-3).
+    with a generator seeded by ``seed``. ``"auto"`` settings come from the target relative error
+    ``tol`` by the measured rule :data:`SLQ_RULE` (:func:`slq_settings`): ``tol=1e-2`` (the
+    default) takes 20 steps, 16 probes, top 100, 1 power step (24 passes); ``tol=2e-3`` takes
+    30, 64, 200, 2 (35 passes). Measured root-mean-square relative errors at N = 4000-8000,
+    D = 256 (BENCHMARKS.md): 1e-3 to 7e-3 and 1e-4 to 1.8e-3. With ``steps=80, probes=16,
+    top=100, power_iters=2`` it is the dense ``solver="lanczos"`` of
+    :meth:`DiffusionKernel.entropy` draw for draw. Cost: ``steps + power_iters + 3`` passes,
+    each over the ``N(N+1)/2`` pairs of the upper triangle (each exponential computed once, used
+    for both of its products); memory ``O(block × N + N × probes × steps + N × top)``.
     ``progress=True`` prints the passes on stderr. ``process_group``: split every pass over
     the ranks of a :mod:`torch.distributed` group (see :class:`MatrixFreeDiffusionOperator`;
     every rank calls this with the same arguments and gets the same value). Returns a
     :class:`ScaleResult` (``solver="matrix-free"``).
     """
     t = _check_time(t)
-    steps, probes, top, power_iters = _slq_options(steps, probes, top, power_iters)
+    steps, probes, top, power_iters = _slq_options(steps, probes, top, power_iters, tol)
     log_base = v.check_base(base)
     begin = time.perf_counter()
     bar = _Progress(progress, "matrix-free DSE")
@@ -389,9 +432,10 @@ def matrix_free_entropy(
         "probes": probes,
         "top": top,
         "power_iters": power_iters,
+        "tol": tol,
     }
     if process_group is not None:
-        details.update(world_size=op.world_size, rows=(op.row_start, op.row_stop))
+        details.update(world_size=op.world_size, strips=(len(op.strips), op.strip_count))
     return ScaleResult(value, "matrix-free", op.sigma, op.n, op.passes, time.perf_counter() - begin, details)
 
 
@@ -404,10 +448,11 @@ def matrix_free_mutual_information(
     num_repetitions: int = 5,
     seed: int | None = 0,
     slq_seed: int = 0,
-    steps: int = 80,
-    probes: int = 16,
-    top: int = 100,
-    power_iters: int = 2,
+    steps: int | str = "auto",
+    probes: int | str = "auto",
+    top: int | str = "auto",
+    power_iters: int | str = "auto",
+    tol: float = 1e-2,
     block: int | None = None,
     memory_budget: int | None = None,
     base: float | str = 2,
@@ -429,15 +474,16 @@ def matrix_free_mutual_information(
     dense DSMI normalizes each subset's block of the kernel the same way), with one bandwidth
     for all of them: ``sigma``, or for ``"median"`` the median pairwise distance of the first
     ``max_median_points`` of all the points (the dense kernel's rule). ``steps``, ``probes``,
-    ``top``, ``power_iters`` are those of :func:`matrix_free_entropy`, and every subset's
-    quadrature uses a generator seeded by ``slq_seed``: with the defaults (80, 16, 100, 2) each
-    subset's value is the dense ``solver="lanczos"`` value of its block, draw for draw. A subset
+    ``top``, ``power_iters`` and ``tol`` are those of :func:`matrix_free_entropy` (``tol`` the
+    target of each entropy, not of their difference), and every subset's quadrature uses a
+    generator seeded by ``slq_seed``: with (80, 16, 100, 2) each subset's value is the dense
+    ``solver="lanczos"`` value of its block, draw for draw. A subset
     of one point has entropy 0. ``process_group`` splits every pass over the ranks of a
     :mod:`torch.distributed` group (``seed`` must then be an integer, so that every rank draws
     the same subsets). Cost: ``classes + num_repetitions × (distinct class sizes)``
     entropies, each ``steps + power_iters + 3`` passes over the ``m²`` pairs of its ``m`` points.
     Error against the exact dense DSMI (measured, three seeds, 3 classes of 500 points in 16-D
-    blobs): 5e-4 to 1e-3 bits with the defaults, 2e-4 to 8e-4 with ``steps=30, probes=32``
+    blobs): 5e-4 to 1e-3 bits with (80, 16, 100, 2), 2e-4 to 8e-4 with ``steps=30, probes=32``
     (relative 1e-3 of a DSMI of 1.02 bits).
     Returns a :class:`ScaleResult` (``solver="matrix-free"``, ``products`` the passes of all
     subsets, ``details["subsets"]`` their number).
@@ -461,7 +507,7 @@ def matrix_free_mutual_information(
             "seed must be an integer when process_group is given (every rank draws the same subsets), got None"
         )
     t = _check_time(t)
-    steps, probes, top, power_iters = _slq_options(steps, probes, top, power_iters)
+    steps, probes, top, power_iters = _slq_options(steps, probes, top, power_iters, tol)
     log_base = v.check_base(base)
     begin = time.perf_counter()
     pts = as_points(x, "x", dtype).detach()
@@ -495,6 +541,7 @@ def matrix_free_mutual_information(
         "probes": probes,
         "top": top,
         "power_iters": power_iters,
+        "tol": tol,
         "subsets": tally["subsets"],
         "classes": int(torch.unique(lab).numel()),
     }
@@ -503,9 +550,43 @@ def matrix_free_mutual_information(
     )
 
 
-def _slq_options(steps: Any, probes: Any, top: Any, power_iters: Any) -> tuple[int, int, int, int]:
-    """The validated ``steps, probes, top, power_iters`` of deflated SLQ."""
-    steps, probes, top = _positive_int(steps, "steps"), _positive_int(probes, "probes"), _positive_int(top, "top")
+#: The ``"auto"`` rule of the matrix-free quadrature: for a target relative error ``tol``, the
+#: first row whose tolerance is at most ``tol`` gives ``(steps, probes, top, power_iters)``.
+#: Measured (BENCHMARKS.md, "choosing the quadrature"): the root-mean-square relative error
+#: against the exact eigvalsh value over seeds, N = 4000 and 8000, D = 256, on Gaussian, manifold,
+#: clustered and duplicated points, stays below each row's tolerance.
+SLQ_RULE: tuple[tuple[float, tuple[int, int, int, int]], ...] = (
+    (1e-2, (20, 16, 100, 1)),
+    (2e-3, (30, 64, 200, 2)),
+)
+
+
+def slq_settings(tol: float = 1e-2) -> dict[str, int]:
+    """The ``steps``, ``probes``, ``top`` and ``power_iters`` that ``"auto"`` takes for a target
+    relative error ``tol`` (see :data:`SLQ_RULE`); ``steps + power_iters + 3`` passes over the
+    kernel. ``tol`` below the rule's smallest row is refused: give the settings explicitly."""
+    tol = v.check_positive_number(tol, "tol")
+    for bound, (steps, probes, top, power) in SLQ_RULE:
+        if tol >= bound:
+            return {"steps": steps, "probes": probes, "top": top, "power_iters": power}
+    raise ValueError(
+        f"tol must be at least {SLQ_RULE[-1][0]:g} for the measured 'auto' rule, got {tol:g}; give steps, "
+        "probes, top and power_iters explicitly (or use the exact solver where N allows)"
+    )
+
+
+def _slq_options(steps: Any, probes: Any, top: Any, power_iters: Any, tol: Any = 1e-2) -> tuple[int, int, int, int]:
+    """The validated ``steps, probes, top, power_iters`` of deflated SLQ (``"auto"``: :func:`slq_settings`)."""
+    given = {"steps": steps, "probes": probes, "top": top, "power_iters": power_iters}
+    if any(isinstance(val, str) for val in given.values()):
+        for name, val in given.items():
+            if isinstance(val, str) and val != "auto":
+                raise ValueError(f"{name} must be an integer or 'auto', got {val!r}")
+        auto = slq_settings(tol)
+        given = {name: auto[name] if val == "auto" else val for name, val in given.items()}
+    steps = _positive_int(given["steps"], "steps")
+    probes, top = _positive_int(given["probes"], "probes"), _positive_int(given["top"], "top")
+    power_iters = given["power_iters"]
     if isinstance(power_iters, bool) or not isinstance(power_iters, int) or power_iters < 0:
         raise ValueError(f"power_iters must be a non-negative integer, got {power_iters!r}")
     return steps, probes, top, int(power_iters)
