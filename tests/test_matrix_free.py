@@ -335,3 +335,13 @@ def test_front_door_reports_the_solver_that_ran(capsys) -> None:
     err = capsys.readouterr().err
     assert "solver='matrix-free'" in err and "'steps': 20" in err and "24 passes" in err
     assert abs(float(mf) - float(exact)) < 1e-2 * float(exact)
+
+
+def test_nystrom_float32_factor_matches_float64() -> None:
+    # float32 points: the N x m factor and the quadrature in float32, degrees in float64
+    x = torch.randn(800, 16, generator=_gen(3), dtype=F64)
+    for correction in ("diagonal", "none"):
+        r64 = nystrom_entropy(x, landmarks=200, correction=correction, steps=30, probes=16)
+        r32 = nystrom_entropy(x.float(), landmarks=200, correction=correction, steps=30, probes=16)
+        assert r32.value.dtype == torch.float32
+        assert abs(float(r32.value) - float(r64.value)) < 1e-4 * float(r64.value)
