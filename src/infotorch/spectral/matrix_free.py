@@ -598,8 +598,9 @@ def _operator_entropy_bits(
     """DSE in bits of a symmetric operator (``shape``, ``dtype``, ``device``, ``@``) by deflated
     SLQ with a CPU generator seeded by ``seed`` (the draws of the dense ``"lanczos"`` solver)."""
     gen = torch.Generator().manual_seed(int(seed))
+    wide: Any = _Float64Products(op) if op.dtype != torch.float64 else op
     nodes, weights = eigen.deflated_lanczos_spectrum(
-        _Float64Products(op) if op.dtype != torch.float64 else op,
+        wide,  # duck-typed: shape, dtype, device and @
         top=top,
         power_iters=power_iters,
         steps=steps,
@@ -620,7 +621,8 @@ class _Float64Products:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.op.shape)  # type: ignore[return-value]
+        n, m = self.op.shape
+        return (int(n), int(m))
 
     @property
     def dtype(self) -> torch.dtype:
