@@ -6,6 +6,7 @@ max_N-subsampled value beside them.
     .venv/bin/python benchmarks/bench_spectral_scale.py scale 10000 30000
     .venv/bin/python benchmarks/bench_spectral_scale.py adaptive 10000 100000
     .venv/bin/python benchmarks/bench_spectral_scale.py tolerance 4000 gauss [SEEDS] ['[[20, 16, 100, 1]]']
+    .venv/bin/python benchmarks/bench_spectral_scale.py config '{"solver": "matrix-free-tol", "tol": 0.01, "n": 100000, "data": "gauss"}'
 
 ``adaptive``: the adaptive-bandwidth kNN kernel (k = 15, t = 3, alpha = 1, SLQ 30 steps x 32
 probes): the time of the neighbour search, of the sparse kernel and of the quadrature, peak
@@ -87,11 +88,18 @@ def one(config: dict) -> dict:
     elif solver == "matrix-free":
         r = matrix_free_entropy(x, steps=config["steps"], probes=config["probes"], top=config["top"])
         value, extra = float(r.value), {"passes": r.products, "block": r.details["block"]}
+    elif solver == "matrix-free-tol":  # the "auto" settings for a target relative error
+        r = matrix_free_entropy(
+            x, tol=config["tol"], seed=config.get("seed", 0), progress=config.get("progress", False)
+        )
+        value = float(r.value)
+        extra = {"passes": r.products, **{k: r.details[k] for k in ("block", "steps", "probes", "top", "power_iters")}}
     elif solver == "matrix-free-pass":  # the time of one pass (degrees), for extrapolation
         op = MatrixFreeDiffusionOperator(x)
         value, extra = float(op.trace()), {"block": op.block}
     elif solver == "nystrom":
-        value = float(nystrom_entropy(x, landmarks=config["landmarks"], steps=40, probes=32).value)
+        steps, probes = config.get("steps", 40), config.get("probes", 32)
+        value = float(nystrom_entropy(x, landmarks=config["landmarks"], steps=steps, probes=probes).value)
     elif solver == "adaptive":  # the sparse kNN kernel, SLQ on it
         from infotorch.spectral import AdaptiveDiffusionOperator
         from infotorch.spectral.adaptive import _slq_bits
@@ -143,6 +151,9 @@ def main() -> None:
     mode = sys.argv[1]
     if mode == "one":
         print(json.dumps(one(json.loads(sys.argv[2]))))
+        return
+    if mode == "config":  # config JSON: one configuration in a subprocess, e.g. the 10^5 runs
+        run(json.loads(sys.argv[2]))
         return
     if mode == "tolerance":  # tolerance N KIND [SEEDS [CONFIGS as JSON]]
         configs = json.loads(sys.argv[5]) if len(sys.argv) > 5 else None

@@ -362,7 +362,7 @@ def test_large_batches_match_references_row_by_row(estimator, dtype):
         assert got[i].item() == pytest.approx(ref, rel=1e-9), i
 
 
-@pytest.mark.parametrize("estimator", [e for e in EST if C._ESTIMATORS[e].compact])
+@pytest.mark.parametrize("estimator", EST)
 def test_fingerprint_of_rows_with_very_different_totals(estimator):
     # one row of 3000 samples beside one of 8: the padding of the small row's fingerprint must
     # read as empty cells (its values exceed the row's total; Chao-Shen gave NaN)
@@ -690,3 +690,26 @@ def test_bias_correction_alias_and_float64():
 def test_counts_from_samples():
     got = C.counts_from_samples(torch.tensor([[5, 5, -1, 5], [2, 3, 4, 5]]))
     assert got.tolist() == [[1, 3, 0, 0], [1, 1, 1, 1]]
+
+
+def test_fingerprint_declines_fractional_counts_and_packs_distinct_values():
+    # a large batch with one fractional count: the smooth estimators take the per-category path
+    g = torch.Generator().manual_seed(3)
+    c = torch.multinomial(torch.ones(500), 300, True, generator=g).bincount(minlength=500).double()
+    c = c.expand(20, -1).clone()
+    assert C._compact(c) is not None
+    c[7, 3] += 0.25
+    assert C._compact(c) is None
+    got = C.entropy_from_counts(c, estimator="plugin")
+    p = c.numpy() / c.numpy().sum(-1, keepdims=True)
+    ref = -(np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0)).sum(-1)
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-12)
+    # every value in its own column, or the distinct values packed first: the same fingerprint
+    c[7, 3] -= 0.25
+    vals, mult = C._compact(c)
+    pvals, pmult = C._compact(c, distinct=True)
+    assert pvals.shape[1] < vals.shape[1]
+    for name in ("chao-shen", "nsb", "grassberger"):
+        st, pst = C._Stats.of(vals, None, mult), C._Stats.of(pvals, None, pmult)
+        a, b = C._ESTIMATORS[name].fn(vals, st), C._ESTIMATORS[name].fn(pvals, pst)
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

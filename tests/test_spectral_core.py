@@ -167,10 +167,25 @@ def test_batched_subsets_equal_one_by_one_and_threads_are_restored():
     assert torch.get_num_threads() == before
 
 
-def test_points_solvers_that_never_form_the_kernel():
+def test_auto_solver_by_size_device_and_memory(monkeypatch):
+    import infotorch.spectral.entropy as ent
     from infotorch.spectral import choose_solver
 
+    monkeypatch.setattr(ent, "_free_bytes", lambda device: 10**12)
     assert choose_solver(8000) == "exact" and choose_solver(8001) == "matrix-free"
+    assert choose_solver(200_000) == "matrix-free" and choose_solver(200_001) == "nystrom"
+    assert choose_solver(16000, device="cuda") == "exact" and choose_solver(16001, device="cuda") == "matrix-free"
+    assert choose_solver(10**6, device="cuda") == "matrix-free"  # a GPU affords the N² passes
+    monkeypatch.setattr(ent, "_free_bytes", lambda device: 10**9)  # 1 GB free: no dense 8000 x 8000
+    assert choose_solver(8000) == "matrix-free" and choose_solver(6000) == "exact"
+    monkeypatch.setattr(ent, "_free_bytes", lambda device: None)  # unknown: by size only
+    assert choose_solver(8000) == "exact"
+    assert choose_solver(100, "slq") == "lanczos" and choose_solver(100, "nystrom") == "nystrom"
+    with pytest.raises(ValueError, match="solver"):
+        choose_solver(100, "fast")
+
+
+def test_points_solvers_that_never_form_the_kernel():
     x = torch.randn(600, 16, generator=torch.Generator().manual_seed(5), dtype=D)
     exact = float(diffusion_spectral_entropy(x, 4.0, solver="exact"))
     assert float(diffusion_spectral_entropy(x, 4.0, solver="matrix-free")) == pytest.approx(exact, rel=1e-2)

@@ -143,40 +143,49 @@ def _total(st: _Stats, term: Tensor) -> Tensor:
     return term.sum(-1) if st.w is None else (st.w * term).sum(-1)
 
 
-def _compact(c: Tensor, checked: bool = False) -> tuple[Tensor, Tensor] | None:
+def _compact(
+    c: Tensor, checked: bool = False, distinct: bool = False, bounds: list[float] | None = None
+) -> tuple[Tensor, Tensor] | None:
     """The fingerprint of each row of whole-number counts: ``(values, multiplicities)``, each
-    ``(B, D)`` with ``D`` the largest number of distinct occupied counts of a row (padding has
-    multiplicity 0); ``None`` where that would not be smaller than ``c``, autograd records, or
-    the counts are not whole numbers.
+    ``(B, D)``, entry ``j`` standing for ``multiplicities[:, j]`` categories of count
+    ``values[:, j]``; ``None`` where that would not be smaller than ``c``, autograd records, or
+    the counts are not whole numbers (``checked``: the caller has verified that they are).
 
     Every estimator is a function of the multiset of counts, so evaluating it on the distinct
     values weighted by their multiplicities gives the same value with one special-function call
-    per distinct count instead of one per category (a ``bincount`` over ``0..max``, no sort of
-    the counts).
+    per distinct count instead of one per category. One ``scatter_add`` over ``0..max`` (no sort
+    of the counts): ``D = max + 1``, the value ``v`` in column ``v``. ``distinct=True`` (for the
+    costly estimators) packs each row's occupied values first, so ``D`` is the largest number of
+    distinct counts of a row. ``bounds``: the counts' minimum and maximum, if known.
     """
     if nx.needs_grad(c) or c.numel() < 4096 or c.shape[0] < 2:
         return None
-    lo, hi = (float(t) for t in torch.aminmax(c))
+    lo, hi = bounds if bounds else (float(t) for t in torch.aminmax(c))
     if not (lo >= 0 and math.isfinite(hi)):
         return None  # negative or non-finite counts only reach here with the checks off
     top = int(hi)
     b = c.shape[0]
     if 2 * (top + 1) > c.shape[-1] or b * (top + 1) > 4 * c.numel():
         return None
-    cl = c.long()
-    if not checked and not torch.equal(cl.to(c.dtype), c):
-        return None
-    key = cl + (top + 1) * torch.arange(b, device=c.device).unsqueeze(-1)
-    fp = torch.bincount(key.reshape(-1), minlength=b * (top + 1)).reshape(b, top + 1)
+    fp = torch.zeros(b, top + 1, dtype=_F64, device=c.device)
+    fp.scatter_add_(1, c.long(), torch.ones((), dtype=_F64, device=c.device).expand(c.shape))
+    values = torch.arange(top + 1, dtype=_F64, device=c.device).expand(b, -1)
+    if not checked:
+        # c >= 0, so trunc(c) <= c entrywise: the fingerprint's totals (exact in float64) equal
+        # the rows' totals only if every count is whole (fractions below ~1e-10 of a row's total
+        # are lost to rounding and would be truncated)
+        if not torch.equal(fp @ values[0], c.sum(-1)):
+            return None
     fp[:, 0] = 0
     occupied = fp > 0
-    d = max(1, int(occupied.sum(-1).max()))
-    # the distinct values of each row first (stable: increasing), then the empty ones
-    order = torch.argsort((~occupied).to(torch.int8), dim=-1, stable=True)[:, :d]
-    mult = fp.gather(1, order).to(_F64)
-    # padding (multiplicity 0) reads as an empty cell: its value is not a count of this row and
-    # could exceed the row's total (a NaN in Chao-Shen's 1 - (1 - p)^N)
-    return torch.where(mult > 0, order.to(_F64), 0.0), mult
+    if distinct:
+        d = max(1, int(occupied.sum(-1).max()))
+        # the distinct values of each row first (stable: increasing), then the empty ones
+        order = torch.argsort((~occupied).to(torch.int8), dim=-1, stable=True)[:, :d]
+        fp, occupied, values = fp.gather(1, order), occupied.gather(1, order), order.to(_F64)
+    # a value no count of this row takes (multiplicity 0) reads as an empty cell: it could
+    # exceed the row's total (a NaN in Chao-Shen's 1 - (1 - p)^N)
+    return torch.where(occupied, values, 0.0), fp
 
 
 def _safe(x: Tensor, ok: Tensor, fill: float = 1.0) -> Tensor:
@@ -554,22 +563,22 @@ class _Estimator:
     fn: Callable[[Tensor, _Stats], Tensor]
     integer: bool  # reads the counts as integers
     smooth: bool  # differentiable in float counts
-    compact: bool = True  # evaluated on the fingerprint of large batches (see _compact)
+    costly: bool = False  # its work per entry is large: the fingerprint packs distinct values
 
 
 _ESTIMATORS: dict[str, _Estimator] = {
-    # the plug-in's one logarithm per cell costs less than building a fingerprint
-    "plugin": _Estimator(_plugin, integer=False, smooth=True, compact=False),
-    "miller-madow": _Estimator(_miller_madow, integer=False, smooth=True, compact=False),
+    # every estimator runs on the fingerprint of large batches of whole-number counts (_compact)
+    "plugin": _Estimator(_plugin, integer=False, smooth=True),
+    "miller-madow": _Estimator(_miller_madow, integer=False, smooth=True),
     "jackknife": _Estimator(_jackknife, integer=True, smooth=False),
-    "grassberger": _Estimator(_grassberger, integer=True, smooth=False, compact=False),  # tabulated
+    "grassberger": _Estimator(_grassberger, integer=True, smooth=False),
     "chao-shen": _Estimator(_chao_shen, integer=True, smooth=False),
     "james-stein": _Estimator(_james_stein, integer=False, smooth=True),
-    "zhang": _Estimator(_zhang_sum, integer=True, smooth=False, compact=False),  # tabulated
+    "zhang": _Estimator(_zhang_sum, integer=True, smooth=False),
     "bonachela": _Estimator(_bonachela, integer=False, smooth=True),
-    "chao-wang-jost": _Estimator(_chao_wang_jost, integer=True, smooth=False),
-    "nsb": _Estimator(_nsb, integer=False, smooth=True),
-    "auto": _Estimator(_auto, integer=True, smooth=False),
+    "chao-wang-jost": _Estimator(_chao_wang_jost, integer=True, smooth=False, costly=True),
+    "nsb": _Estimator(_nsb, integer=False, smooth=True, costly=True),
+    "auto": _Estimator(_auto, integer=True, smooth=False, costly=True),
 }
 
 #: Every accepted value of ``estimator=``.
@@ -586,7 +595,11 @@ def _resolve(estimator: Any) -> str:
 # --------------------------------------------------------------------------- validation
 
 
-def _check_counts(counts: Any, name: str, validate: bool, integer: str | None) -> Tensor:
+def _check_counts(
+    counts: Any, name: str, validate: bool, integer: str | None, bounds: list[float] | None = None
+) -> Tensor:
+    """Validated counts (finite, non-negative, whole numbers for the estimator ``integer``);
+    ``bounds``: a list that receives their minimum and maximum when they were computed."""
     validate = v.resolve_validate(validate)
     counts = v.ensure_tensor(counts, name)
     if counts.is_complex():
@@ -594,16 +607,25 @@ def _check_counts(counts: Any, name: str, validate: bool, integer: str | None) -
     if not validate or counts.numel() == 0:
         return counts
     x = counts.detach()
+    if x.dtype == torch.bool:
+        return counts
+    lo, hi = (float(t) for t in torch.aminmax(x))  # one pass: NaN propagates to both
     if x.is_floating_point():
-        v.check_finite(x, name)
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            v.check_finite(x, name)
         if integer is not None:
-            frac = x != x.round()
-            if bool(frac.any()):
-                bad = float(x[frac][0])
-                raise ValueError(f"{name} must hold whole numbers for estimator={integer!r}, got a count of {bad:.6g}")
-    if x.dtype != torch.bool and bool((x < 0).any()):
-        raise ValueError(f"{name} must be non-negative, got a minimum of {float(x.min()):.6g}")
+            _check_whole(x, name, integer)
+    if lo < 0:
+        raise ValueError(f"{name} must be non-negative, got a minimum of {lo:.6g}")
+    if bounds is not None:
+        bounds.extend((lo, hi))
     return counts
+
+
+def _check_whole(x: Tensor, name: str, estimator: str) -> None:
+    if x.is_floating_point() and not torch.equal(x, torch.trunc(x)):
+        bad = float(x[x != torch.trunc(x)][0])
+        raise ValueError(f"{name} must hold whole numbers for estimator={estimator!r}, got a count of {bad:.6g}")
 
 
 def _check_num_categories(num_categories: Any, m: Tensor, batch: tuple[int, ...], name: str) -> Tensor | None:
@@ -647,25 +669,34 @@ def _out_dtype(counts: Tensor) -> torch.dtype:
 
 
 def _entropy_rows(
-    c: Tensor, estimator: str, num_categories: Any, batch: tuple[int, ...], validate: bool, name: str
+    c: Tensor,
+    estimator: str,
+    num_categories: Any,
+    batch: tuple[int, ...],
+    validate: bool,
+    name: str,
+    bounds: list[float] | None = None,
+    whole_checked: bool = True,
 ) -> Tensor:
-    """Entropy (nats) of each row of the ``(B, L)`` float64 matrix ``c`` with a resolved estimator."""
+    """Entropy (nats) of each row of the ``(B, L)`` float64 matrix ``c`` with a resolved estimator.
+
+    ``whole_checked=False``: the counts of an integer estimator have not yet been checked for
+    whole numbers (with ``validate`` on, the fingerprint's totals check them for free, or
+    :func:`_check_whole` where there is no fingerprint). ``bounds``: min and max of ``c``."""
     validate = v.resolve_validate(validate)
-    n = c.sum(-1)
-    if validate and n.numel() and bool((n <= 0).any()):
-        i = int(torch.nonzero(n <= 0)[0, 0])
-        raise ValueError(f"{name} must have a positive total in every row, got an all-zero row (row {i})")
-    st = _Stats.of(c, None)
-    k = _check_num_categories(num_categories, st.m, batch, "num_categories")
     spec = _ESTIMATORS[estimator]
-    # integer estimators had their counts checked for whole numbers when validate is on
-    fp = _compact(c, checked=validate and spec.integer) if spec.compact else None
-    if fp is None:
-        st = _Stats.of(c, k)
-        value = _ESTIMATORS[estimator].fn(c, st)
-    else:  # the same estimator on the fingerprint: distinct values weighted by their multiplicity
-        st = _Stats.of(fp[0], k, fp[1])
-        value = _ESTIMATORS[estimator].fn(fp[0], st)
+    fp = _compact(c, checked=validate and spec.integer and whole_checked, distinct=spec.costly, bounds=bounds)
+    if fp is None and validate and spec.integer and not whole_checked:
+        _check_whole(c, name, estimator)
+    # the same estimator on the fingerprint: distinct values weighted by their multiplicity
+    st = _Stats.of(c, None) if fp is None else _Stats.of(fp[0], None, fp[1])
+    if validate and st.n.numel() and bool((st.n <= 0).any()):
+        i = int(torch.nonzero(st.n <= 0)[0, 0])
+        raise ValueError(f"{name} must have a positive total in every row, got an all-zero row (row {i})")
+    k = _check_num_categories(num_categories, st.m, batch, "num_categories")
+    if k is not None:
+        st = _Stats(st.n, st.m, k, k - st.m, True, st.w)
+    value = spec.fn(c if fp is None else fp[0], st)
     # one category (a dimension of size 1, or K = 1): exactly 0; an empty row: 0 (validate refuses it)
     zero = (st.n <= 0) | ((st.k <= 1) if k is not None else torch.full_like(st.n, c.shape[-1] <= 1, dtype=torch.bool))
     return torch.where(zero, 0.0, value)
@@ -728,10 +759,13 @@ def entropy_from_counts(
     log_base = v.check_base(base)
     reduction = v.check_reduction(reduction)
     name = _resolve(estimator)
-    counts = _check_counts(counts, "counts", validate, name if _ESTIMATORS[name].integer else None)
+    bounds: list[float] = []
+    # whole numbers are checked by the fingerprint's totals where there is one (_entropy_rows)
+    counts = _check_counts(counts, "counts", validate, None, bounds)
     dim = v.check_dim(counts, dim)
     c, batch = _rows(counts, dim)
-    value = _entropy_rows(c, name, num_categories, batch, validate, "counts").reshape(batch)
+    value = _entropy_rows(c, name, num_categories, batch, validate, "counts", bounds, whole_checked=False)
+    value = value.reshape(batch)
     return nx.finish(value, log_base, reduction, _out_dtype(counts))
 
 

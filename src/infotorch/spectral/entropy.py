@@ -44,19 +44,60 @@ __all__ = [
 
 GRAPHS = ("gaussian", "anisotropic", "knn")
 
-#: ``solver=`` of :func:`diffusion_spectral_entropy`: the kernel's table plus the two that never
-#: form the N × N kernel (see :mod:`infotorch.spectral.matrix_free`).
-POINT_SOLVERS = ("auto", "exact", "lanczos", "chebyshev", "matrix-free", "nystrom")
+#: ``solver=`` of :func:`diffusion_spectral_entropy`: the kernel's table (``"slq"`` is another
+#: name for the dense ``"lanczos"``) plus the two that never form the N × N kernel (see
+#: :mod:`infotorch.spectral.matrix_free`).
+POINT_SOLVERS = ("auto", "exact", "lanczos", "slq", "chebyshev", "matrix-free", "nystrom")
 AUTO_MATRIX_FREE_ABOVE = 8000
+#: ``"auto"`` on a CPU: Nyström above this many points (a matrix-free run costs N² D per pass:
+#: minutes at 10^5 on 2 cores, so hours at 10^6; Nyström at 10^6 takes minutes).
+AUTO_NYSTROM_ABOVE = 200_000
+#: ``"auto"`` on a GPU: the dense eigendecomposition up to this many points when its matrices
+#: fit in the free device memory.
+AUTO_EXACT_MAX_N_GPU = 16000
 
 
-def choose_solver(n: int, solver: str = "auto") -> str:
-    """The solver :func:`diffusion_spectral_entropy` runs for ``n`` points: ``"auto"`` is
-    ``"exact"`` up to 8000 points and ``"matrix-free"`` above (never an N × N matrix)."""
+def _free_bytes(device: torch.device) -> int | None:
+    """Free memory of ``device`` in bytes (CUDA: ``mem_get_info``; CPU: ``MemAvailable`` of
+    ``/proc/meminfo`` on Linux), or ``None`` where it cannot be read."""
+    try:
+        if device.type == "cuda":
+            return int(torch.cuda.mem_get_info(device)[0])
+        if device.type == "cpu":
+            with open("/proc/meminfo") as fh:
+                for line in fh:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+    except Exception:  # no CUDA in this build, not Linux: unknown
+        return None
+    return None
+
+
+def choose_solver(
+    n: int, solver: str = "auto", *, device: torch.device | str | None = None, element_size: int = 8
+) -> str:
+    """The solver :func:`diffusion_spectral_entropy` runs for ``n`` points on ``device``.
+
+    ``"auto"``: ``"exact"`` while the dense eigendecomposition is affordable (up to 8000 points,
+    16000 on a GPU) and its three ``n × n`` matrices of ``element_size`` bytes fit in the free
+    memory; else ``"matrix-free"`` (never an N × N matrix; O(N²D) time per pass), and on a CPU
+    above 200 000 points ``"nystrom"`` (O(N m) time and memory). The measured times and errors
+    behind the thresholds: docs/spectral.md ("choosing a solver") and BENCHMARKS.md.
+    ``"slq"`` is returned as ``"lanczos"``; any other name is returned as given."""
     v.check_choice(solver, POINT_SOLVERS, "solver")
+    if solver == "slq":
+        return "lanczos"
     if solver != "auto":
         return solver
-    return "exact" if n <= AUTO_MATRIX_FREE_ABOVE else "matrix-free"
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    limit = AUTO_EXACT_MAX_N_GPU if dev.type == "cuda" else AUTO_MATRIX_FREE_ABOVE
+    if n <= limit:
+        free = _free_bytes(dev)
+        if free is None or 3 * n * n * element_size <= free:
+            return "exact"
+    if dev.type == "cpu" and n > AUTO_NYSTROM_ABOVE:
+        return "nystrom"
+    return "matrix-free"
 
 
 def spectrum_entropy(eigenvalues: Tensor, t: float = 1, *, base: float | str = 2) -> Tensor:
@@ -104,7 +145,7 @@ def diffusion_spectral_entropy(
     lanczos_steps: int = 80,
     lanczos_probes: int = 16,
     dtype: torch.dtype | None = None,
-    tol: float = 2e-3,
+    tol: float = 3e-3,
     verbose: bool = False,
 ) -> Tensor:
     r"""Diffusion spectral entropy of the points ``x`` (N, D), in bits by default.
@@ -120,12 +161,14 @@ def diffusion_spectral_entropy(
     ``lanczos_steps × lanczos_probes`` products on the dense kernel, seeded by ``seed``),
     ``"chebyshev"`` (dse-dsmi's approximation), ``"matrix-free"`` (the same quadrature on the
     operator computed in strips, memory O(block × N), its settings from the target relative
-    error ``tol`` by :func:`~infotorch.spectral.slq_settings`: the default 2e-3 takes 30 steps ×
-    64 probes, top 200 deflated, 1e-4 to 1.8e-3 measured at N = 4000-8000; ``tol=1e-2`` about
-    two thirds of the passes), ``"nystrom"`` (2000 landmarks, O(N m) memory, 0.25-1.9 % at
-    N = 4000-8000), or ``"auto"`` (:func:`choose_solver`: exact up to N = 8000, then
-    matrix-free); measured errors and times in :mod:`infotorch.spectral.matrix_free` and
-    BENCHMARKS.md. ``verbose=True`` prints the solver that ran (and its settings) on stderr. ``cache``: an ``.npz`` path for the exact spectrum, read if it exists and
+    error ``tol`` by :func:`~infotorch.spectral.slq_settings`: the default 3e-3 takes 15 steps ×
+    64 probes, top 200 deflated, 19 passes, at most 2.6e-3 rms measured at N = 4000-8000;
+    ``tol=1e-2`` 16 probes), ``"nystrom"`` (2000 landmarks, O(N m) memory, 0.25-1.9 % at
+    N = 4000-8000), or ``"auto"`` (:func:`choose_solver`: by N, device and free memory, exact
+    up to N = 8000 (16000 on a GPU), matrix-free above, Nyström on a CPU above 200 000 points);
+    ``"slq"`` is ``"lanczos"``. Measured errors and times in :mod:`infotorch.spectral.matrix_free`
+    and BENCHMARKS.md. ``verbose=True`` prints the solver that ran (and its settings) on stderr.
+    ``cache``: an ``.npz`` path for the exact spectrum, read if it exists and
     matches these points (kind, sigma, N, D, a SHA-256 of the data), else written. ``dtype``:
     the compute dtype (default: the input's, half → float32).
 
@@ -143,7 +186,7 @@ def diffusion_spectral_entropy(
     sig = check_sigma(sigma)
     pts = as_points(x, "x", dtype)
     path = _cache_path(cache)
-    chosen = choose_solver(pts.shape[0], solver)
+    chosen = choose_solver(pts.shape[0], solver, device=pts.device)
     if chosen in ("matrix-free", "nystrom"):
         if path is not None:
             raise ValueError(
@@ -153,6 +196,8 @@ def diffusion_spectral_entropy(
 
         if chosen == "matrix-free":
             res = matrix_free_entropy(pts, sig, t, tol=tol, seed=seed, base=base)
+        elif pts.shape[0] > AUTO_NYSTROM_ABOVE:  # memory-bounded settings (10^6 points: < 8 GiB)
+            res = nystrom_entropy(pts, sig, t, landmarks=500, steps=30, probes=8, top=50, seed=seed, base=base)
         else:
             res = nystrom_entropy(pts, sig, t, seed=seed, base=base)
         if verbose:
