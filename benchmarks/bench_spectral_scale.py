@@ -4,6 +4,8 @@ max_N-subsampled value beside them.
 
     .venv/bin/python benchmarks/bench_spectral_scale.py errors 4000 8000
     .venv/bin/python benchmarks/bench_spectral_scale.py scale 10000 30000
+    .venv/bin/python benchmarks/bench_spectral_scale.py solvers 10000 30000
+    .venv/bin/python benchmarks/bench_spectral_scale.py nystrom-large 1000000
     .venv/bin/python benchmarks/bench_spectral_scale.py adaptive 10000 100000
     .venv/bin/python benchmarks/bench_spectral_scale.py tolerance 4000 gauss [SEEDS] ['[[20, 16, 100, 1]]']
     .venv/bin/python benchmarks/bench_spectral_scale.py config '{"solver": "matrix-free-tol", "tol": 0.01, "n": 100000, "data": "gauss"}'
@@ -98,8 +100,8 @@ def one(config: dict) -> dict:
         op = MatrixFreeDiffusionOperator(x)
         value, extra = float(op.trace()), {"block": op.block}
     elif solver == "nystrom":
-        steps, probes = config.get("steps", 40), config.get("probes", 32)
-        value = float(nystrom_entropy(x, landmarks=config["landmarks"], steps=steps, probes=probes).value)
+        steps, probes, top = config.get("steps", 40), config.get("probes", 32), config.get("top", 100)
+        value = float(nystrom_entropy(x, landmarks=config["landmarks"], steps=steps, probes=probes, top=top).value)
     elif solver == "adaptive":  # the sparse kNN kernel, SLQ on it
         from infotorch.spectral import AdaptiveDiffusionOperator
         from infotorch.spectral.adaptive import _slq_bits
@@ -168,6 +170,13 @@ def main() -> None:
                     configs.append({"solver": "adaptive-exact"})
             elif mode == "errors":
                 configs = [{"solver": "exact"}, FAST_MF, {"solver": "nystrom", "landmarks": 2000}]
+            elif mode == "solvers":  # the "choosing a solver" table: every solver's time and memory
+                configs = [{"solver": "matrix-free-tol", "tol": tol} for tol in (1e-2, 3e-3)]
+                configs.append({"solver": "nystrom", "landmarks": 2000})
+                if n <= 10000:
+                    configs.insert(0, {"solver": "exact"})
+            elif mode == "nystrom-large":  # the front door's memory-bounded Nyström above 2e5 points
+                configs = [{"solver": "nystrom", "landmarks": 500, "steps": 30, "probes": 8, "top": 50}]
             else:
                 configs = [
                     {"solver": "matrix-free-pass"},

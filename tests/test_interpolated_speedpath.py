@@ -3,6 +3,8 @@ the reference closed form (``_forward_core``, used under vmap/compile and for do
 
 from __future__ import annotations
 
+import concurrent.futures
+
 import pytest
 import torch
 
@@ -51,14 +53,35 @@ def test_ties_at_the_extremes_share_the_range_gradient():
     torch.testing.assert_close(a.grad, g_ref, rtol=1e-10, atol=1e-12)
 
 
+_REAL_POOL = concurrent.futures.ThreadPoolExecutor
+
+
+class _PoolSpy:
+    """Counts the thread pools :func:`_sort_rows` creates (so a test knows its threaded path ran)."""
+
+    created = 0
+
+    def __init__(self, workers):
+        type(self).created += 1
+        self.pool = _REAL_POOL(workers)
+
+    def __enter__(self):
+        return self.pool.__enter__()
+
+    def __exit__(self, *exc):
+        return self.pool.__exit__(*exc)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("window", [1, 5])
 def test_blocks_of_rows_equal_the_reference(monkeypatch, threads, window):
-    # blocks of 3 rows (the last one partial) and, with 2 threads, the argsort split over threads
+    # blocks of 2 rows (the last one partial) and, with 2 threads, the argsort split over threads
     import infotorch.interpolated as mod
 
-    monkeypatch.setattr(mod, "_BLOCK_ELEMENTS", 3 * 40)
-    x = torch.randn(11, 40, generator=torch.Generator().manual_seed(window), dtype=D)
+    monkeypatch.setattr(mod, "_BLOCK_ELEMENTS", 2 * 40)
+    monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", _PoolSpy)
+    _PoolSpy.created = 0
+    x = torch.randn(23, 40, generator=torch.Generator().manual_seed(window), dtype=D)
     x[4, :10] = x[4, 10]  # ties inside one row
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -68,6 +91,7 @@ def test_blocks_of_rows_equal_the_reference(monkeypatch, threads, window):
         (h.sum() + (p * torch.linspace(0, 1, 40, dtype=D)).sum()).backward()
     finally:
         torch.set_num_threads(before)
+    assert _PoolSpy.created == (1 if threads == 2 else 0)  # 23 rows of 40: 11.5 blocks, 2 workers
 
     def ref(r):
         hh, pp, _ = it.interpolated_density(r, window=window, validate=False)
@@ -86,7 +110,9 @@ def test_blocks_of_rows_equal_the_reference(monkeypatch, threads, window):
 def test_cpu_sort_equals_torch_sort(monkeypatch, dtype):
     import infotorch.interpolated as mod
 
-    monkeypatch.setattr(mod, "_BLOCK_ELEMENTS", 50)
+    monkeypatch.setattr(mod, "_BLOCK_ELEMENTS", 30)
+    monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", _PoolSpy)
+    _PoolSpy.created = 0
     x = torch.randn(9, 33, generator=torch.Generator().manual_seed(1)).to(dtype)
     x[2, 5:9] = 0.25  # ties
     x[3, 0], x[3, 7], x[5, 1] = float("nan"), -float("inf"), float("inf")
@@ -103,3 +129,4 @@ def test_cpu_sort_equals_torch_sort(monkeypatch, dtype):
         assert torch.equal(torch.sort(perm, -1).values, torch.arange(33).expand(9, 33))  # a permutation per row
         torch.testing.assert_close(s, ref, equal_nan=True, rtol=0, atol=0)
         torch.testing.assert_close(x.gather(-1, perm), s, equal_nan=True, rtol=0, atol=0)
+    assert _PoolSpy.created == 1  # the 2-thread call split the rows (297 values: 9.9 blocks of 30)

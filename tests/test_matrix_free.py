@@ -72,7 +72,7 @@ def test_products_equal_the_dense_operator() -> None:
     assert op.degrees.dtype == F64 and op.shape == (300, 300) and op.dtype == F64
 
 
-def test_float32_operator_accumulates_degrees_in_float64() -> None:
+def test_float32_operator_keeps_float64_degrees() -> None:
     x = torch.randn(400, 5, generator=_gen(), dtype=F64)
     op32 = MatrixFreeDiffusionOperator(x.float(), sigma=1.5, block=50)
     op64 = MatrixFreeDiffusionOperator(x, sigma=1.5, block=50)
@@ -149,9 +149,14 @@ def test_no_n_by_n_tensor_is_formed() -> None:
 def test_block_from_memory_budget() -> None:
     assert block_rows(1000, 2**20, 8) == 2**20 // (8 * 2001)
     assert block_rows(10, 2**30, 8) == 10 and block_rows(10**6, 1, 8) == 1
-    x = torch.randn(500, 3, generator=_gen(), dtype=F64)
-    op = MatrixFreeDiffusionOperator(x, sigma=1.0, memory_budget=8 * (2 * 500 + 1) * 37)
-    assert op.block == 37 and op.max_block_elements == 37 * 500
+    x = torch.randn(2000, 3, generator=_gen(), dtype=F64)
+    op = MatrixFreeDiffusionOperator(x, sigma=1.0, memory_budget=8 * (2 * 2000 + 1) * 37)
+    assert op.block == 37 and op.max_block_elements == 37 * 2000
+    # a large budget still cuts about 18 strips (their diagonal squares: 7 % over the triangle)
+    op = MatrixFreeDiffusionOperator(x, sigma=1.0)
+    assert op.block == 2000 // 32 + 1 and op.strip_count >= 16
+    computed = sum((stop - start) * (2000 - start) for start, stop in op.strips)
+    assert computed < 1.08 * 2000 * 2001 / 2
 
 
 def test_seeds_reproducible() -> None:
@@ -349,7 +354,7 @@ def test_front_door_reports_the_solver_that_ran(capsys) -> None:
 
 
 def test_nystrom_float32_factor_matches_float64() -> None:
-    # float32 points: the N x m factor and the quadrature in float32, degrees in float64
+    # float32 points: the N x m factor stored in float32, widened for each float64 product
     x = torch.randn(800, 16, generator=_gen(3), dtype=F64)
     for correction in ("diagonal", "none"):
         r64 = nystrom_entropy(x, landmarks=200, correction=correction, steps=30, probes=16)

@@ -6,6 +6,7 @@ eigendecomposition written here, closed forms (identity kernel: log2 N), unit co
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -167,7 +168,7 @@ def test_batched_subsets_equal_one_by_one_and_threads_are_restored():
     assert torch.get_num_threads() == before
 
 
-def test_auto_solver_by_size_device_and_memory(monkeypatch):
+def test_auto_solver_by_size_device_and_memory(monkeypatch, tmp_path):
     import infotorch.spectral.entropy as ent
     from infotorch.spectral import choose_solver
 
@@ -177,7 +178,16 @@ def test_auto_solver_by_size_device_and_memory(monkeypatch):
     assert choose_solver(16000, device="cuda") == "exact" and choose_solver(16001, device="cuda") == "matrix-free"
     assert choose_solver(10**6, device="cuda") == "matrix-free"  # a GPU affords the N² passes
     monkeypatch.setattr(ent, "_free_bytes", lambda device: 10**9)  # 1 GB free: no dense 8000 x 8000
-    assert choose_solver(8000) == "matrix-free" and choose_solver(6000) == "exact"
+    with pytest.warns(RuntimeWarning, match="needs about 1.4 GiB for 8000 points"):
+        assert choose_solver(8000) == "matrix-free"
+    assert choose_solver(6000) == "exact" and choose_solver(8000, check_memory=False) == "exact"
+    assert choose_solver(8000, element_size=4) == "exact"  # float32 matrices fit
+    monkeypatch.setattr(ent, "_free_bytes", lambda device: 1)  # a cache decides by N alone
+    x = torch.randn(300, 3, generator=torch.Generator().manual_seed(0), dtype=D)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        h = diffusion_spectral_entropy(x, 1.0, cache=tmp_path / "spectrum.npz")
+    assert float(h) == pytest.approx(float(diffusion_spectral_entropy(x, 1.0, solver="exact")), rel=1e-12)
     monkeypatch.setattr(ent, "_free_bytes", lambda device: None)  # unknown: by size only
     assert choose_solver(8000) == "exact"
     assert choose_solver(100, "slq") == "lanczos" and choose_solver(100, "nystrom") == "nystrom"

@@ -681,13 +681,13 @@ def _entropy_rows(
     """Entropy (nats) of each row of the ``(B, L)`` float64 matrix ``c`` with a resolved estimator.
 
     ``whole_checked=False``: the counts of an integer estimator have not yet been checked for
-    whole numbers (with ``validate`` on, the fingerprint's totals check them for free, or
-    :func:`_check_whole` where there is no fingerprint). ``bounds``: min and max of ``c``."""
+    whole numbers (with ``validate`` on, :func:`_check_whole` does it here). ``bounds``: min and
+    max of ``c``."""
     validate = v.resolve_validate(validate)
     spec = _ESTIMATORS[estimator]
-    fp = _compact(c, checked=validate and spec.integer and whole_checked, distinct=spec.costly, bounds=bounds)
-    if fp is None and validate and spec.integer and not whole_checked:
-        _check_whole(c, name, estimator)
+    if validate and spec.integer and not whole_checked:
+        _check_whole(c, name, estimator)  # exact (the fingerprint's totals miss sub-ulp fractions)
+    fp = _compact(c, checked=validate and spec.integer, distinct=spec.costly, bounds=bounds)
     # the same estimator on the fingerprint: distinct values weighted by their multiplicity
     st = _Stats.of(c, None) if fp is None else _Stats.of(fp[0], None, fp[1])
     if validate and st.n.numel() and bool((st.n <= 0).any()):
@@ -760,7 +760,7 @@ def entropy_from_counts(
     reduction = v.check_reduction(reduction)
     name = _resolve(estimator)
     bounds: list[float] = []
-    # whole numbers are checked by the fingerprint's totals where there is one (_entropy_rows)
+    # whole numbers are checked on the float64 rows (_entropy_rows), not on the input and again
     counts = _check_counts(counts, "counts", validate, None, bounds)
     dim = v.check_dim(counts, dim)
     c, batch = _rows(counts, dim)

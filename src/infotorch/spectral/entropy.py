@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Any
 
 import torch
@@ -55,6 +56,9 @@ AUTO_NYSTROM_ABOVE = 200_000
 #: ``"auto"`` on a GPU: the dense eigendecomposition up to this many points when its matrices
 #: fit in the free device memory.
 AUTO_EXACT_MAX_N_GPU = 16000
+#: The Nyström settings of ``"auto"`` above AUTO_NYSTROM_ABOVE points (float32 points, D = 256,
+#: N = 10^6: peak memory and error in BENCHMARKS.md).
+AUTO_NYSTROM_SETTINGS = {"landmarks": 500, "steps": 30, "probes": 8, "top": 50}
 
 
 def _free_bytes(device: torch.device) -> int | None:
@@ -74,16 +78,23 @@ def _free_bytes(device: torch.device) -> int | None:
 
 
 def choose_solver(
-    n: int, solver: str = "auto", *, device: torch.device | str | None = None, element_size: int = 8
+    n: int,
+    solver: str = "auto",
+    *,
+    device: torch.device | str | None = None,
+    element_size: int = 8,
+    check_memory: bool = True,
 ) -> str:
     """The solver :func:`diffusion_spectral_entropy` runs for ``n`` points on ``device``.
 
     ``"auto"``: ``"exact"`` while the dense eigendecomposition is affordable (up to 8000 points,
-    16000 on a GPU) and its three ``n × n`` matrices of ``element_size`` bytes fit in the free
-    memory; else ``"matrix-free"`` (never an N × N matrix; O(N²D) time per pass), and on a CPU
-    above 200 000 points ``"nystrom"`` (O(N m) time and memory). The measured times and errors
-    behind the thresholds: docs/spectral.md ("choosing a solver") and BENCHMARKS.md.
-    ``"slq"`` is returned as ``"lanczos"``; any other name is returned as given."""
+    16000 on a GPU); else ``"matrix-free"`` (never an N × N matrix; O(N²D) time per pass), and on
+    a CPU above 200 000 points ``"nystrom"`` (O(N m) time and memory). With ``check_memory``, an
+    ``"exact"`` whose three ``n × n`` matrices of ``element_size`` bytes would not fit in the
+    free memory becomes ``"matrix-free"`` with a warning (it would fail or swap): only then can
+    the same call choose differently on another machine. The measured times and errors behind
+    the thresholds: docs/spectral.md ("choosing a solver") and BENCHMARKS.md. ``"slq"`` is
+    returned as ``"lanczos"``; any other name is returned as given."""
     v.check_choice(solver, POINT_SOLVERS, "solver")
     if solver == "slq":
         return "lanczos"
@@ -92,9 +103,16 @@ def choose_solver(
     dev = torch.device(device) if device is not None else torch.device("cpu")
     limit = AUTO_EXACT_MAX_N_GPU if dev.type == "cuda" else AUTO_MATRIX_FREE_ABOVE
     if n <= limit:
-        free = _free_bytes(dev)
-        if free is None or 3 * n * n * element_size <= free:
+        free = _free_bytes(dev) if check_memory else None
+        need = 3 * n * n * element_size
+        if free is None or need <= free:
             return "exact"
+        warnings.warn(
+            f"solver='auto': the exact solver needs about {need / 2**30:.1f} GiB for {n} points and "
+            f"{free / 2**30:.1f} GiB are free on {dev}; using solver='matrix-free'",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     if dev.type == "cpu" and n > AUTO_NYSTROM_ABOVE:
         return "nystrom"
     return "matrix-free"
@@ -186,7 +204,10 @@ def diffusion_spectral_entropy(
     sig = check_sigma(sigma)
     pts = as_points(x, "x", dtype)
     path = _cache_path(cache)
-    chosen = choose_solver(pts.shape[0], solver, device=pts.device)
+    # a cache holds an exact spectrum: "auto" then decides by N alone, never by free memory
+    chosen = choose_solver(
+        pts.shape[0], solver, device=pts.device, element_size=pts.element_size(), check_memory=path is None
+    )
     if chosen in ("matrix-free", "nystrom"):
         if path is not None:
             raise ValueError(
@@ -196,8 +217,18 @@ def diffusion_spectral_entropy(
 
         if chosen == "matrix-free":
             res = matrix_free_entropy(pts, sig, t, tol=tol, seed=seed, base=base)
-        elif pts.shape[0] > AUTO_NYSTROM_ABOVE:  # memory-bounded settings (10^6 points: < 8 GiB)
-            res = nystrom_entropy(pts, sig, t, landmarks=500, steps=30, probes=8, top=50, seed=seed, base=base)
+        elif solver == "auto":  # above AUTO_NYSTROM_ABOVE on a CPU: memory-bounded settings
+            res = nystrom_entropy(
+                pts,
+                sig,
+                t,
+                landmarks=AUTO_NYSTROM_SETTINGS["landmarks"],
+                steps=AUTO_NYSTROM_SETTINGS["steps"],
+                probes=AUTO_NYSTROM_SETTINGS["probes"],
+                top=AUTO_NYSTROM_SETTINGS["top"],
+                seed=seed,
+                base=base,
+            )
         else:
             res = nystrom_entropy(pts, sig, t, seed=seed, base=base)
         if verbose:

@@ -14,10 +14,13 @@ Two solvers for point clouds past what a dense kernel affords (``N`` of 10^4 to 
   ``dtype``, ``device`` and ``@``, so :func:`infotorch.spectral.eigen.deflated_lanczos_spectrum`
   runs on it unchanged: :func:`matrix_free_entropy` with the dense solver's settings is the dense
   ``"lanczos"`` solver of :class:`~infotorch.spectral.DiffusionKernel` draw for draw (the same
-  seed gives the same probes, the same nodes and the same value up to round-off), without the
-  matrix. Cost: every product is one pass over the ``N(N+1)/2`` pairs (``N² D / 2``
-  multiply-adds for the exponents, ``N²/2`` exponentials, ``N² w`` for a block of ``w``
-  vectors); a run is ``steps + power_iters + 3`` passes.
+  seed gives the same probes, the same nodes and, for float64 points, the same value up to
+  round-off), without the matrix. The recursion runs in float64 over products in the points'
+  dtype, so float32 points give the float64 value to ~1e-7 (the dense float32 solver, whose
+  recursion is float32, differs from both by up to ~1e-3). Cost: every product is one pass over
+  about ``N(N+1)/2`` pairs (about 18 strips or more, each with its diagonal square: 7 % more;
+  ``N² D / 2`` multiply-adds for the exponents, ``N²/2`` exponentials, ``N² w`` for a block of
+  ``w`` vectors); a run is ``steps + power_iters + 3`` passes.
 * :func:`nystrom_entropy`: an approximate kernel from ``m`` random landmarks,
   :math:`G \approx C W^{+} C^\top + \Delta` (``C`` the ``N × m`` kernel block, ``W`` the landmarks'
   ``m × m`` block, :math:`\Delta` the diagonal that restores :math:`G_{ii} = 1`), whose
@@ -234,18 +237,20 @@ class MatrixFreeDiffusionOperator:
         self.rank, self.world_size = (0, 1) if process_group is None else _group_layout(process_group)
         if block is None:
             budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else _positive_int(memory_budget, "memory_budget")
-            block = block_rows(n, budget, pts.element_size())
+            # first strip at most N/32 rows (about 18 strips): each strip also computes its
+            # diagonal square, so few tall strips would forfeit the triangle's saving (18
+            # strips: 7 % above N(N+1)/2; one strip: 100 %)
+            block = min(block_rows(n, budget, pts.element_size()), max(1, -(-n // 32)))
         self.block = min(_positive_int(block, "block"), n)
-        self._x = pts - pts.mean(dim=0, keepdim=True)
-        self._sq = (self._x * self._x).sum(dim=1)
+        centred = pts - pts.mean(dim=0, keepdim=True)
+        sq = (centred * centred).sum(dim=1)
         self._scale = -1.0 / (2.0 * self.sigma * self.sigma)
-        # the exponents scale·‖x_i − x_j‖² as one matrix product of augmented rows:
-        # [−2·scale·x_i, scale·‖x_i‖², scale] · [x_j, 1, ‖x_j‖²]
-        ones = torch.ones_like(self._sq)[:, None]
-        self._left = torch.cat(
-            [self._x * (-2.0 * self._scale), (self._scale * self._sq)[:, None], ones * self._scale], 1
-        )
-        self._right = torch.cat([self._x, ones, self._sq[:, None]], 1)
+        # the exponents scale·‖x_i − x_j‖² as one matrix product of augmented rows,
+        # [−2·scale·x_i, scale·‖x_i‖², scale] · [x_j, 1, ‖x_j‖²]: one stored copy of the points
+        # (the right factor; the left one is formed per strip)
+        self._right = torch.cat([centred, torch.ones_like(sq)[:, None], sq[:, None]], 1)
+        del centred
+        self._x = self._right[:, :-2]  # the centred points (a view)
         self._cutoff = 0.5 * math.log(torch.finfo(pts.dtype).tiny)
         self._floor = 2.0 * math.exp(self._cutoff)
         self.passes = 0
@@ -292,7 +297,10 @@ class MatrixFreeDiffusionOperator:
     def kernel_rows(self, start: int, stop: int, first_column: int = 0) -> Tensor:
         """Rows ``start:stop`` of the Gaussian affinities :math:`G`, columns ``first_column:N``
         (a fresh ``(stop - start, N - first_column)`` tensor)."""
-        g = self._left[start:stop] @ self._right[first_column:].T
+        r = self._right[start:stop]
+        s = self._scale
+        left = torch.cat([r[:, :-2] * (-2.0 * s), r[:, -1:] * s, torch.full_like(r[:, -1:], s)], 1)
+        g = left @ self._right[first_column:].T
         g.clamp_(self._cutoff, 0.0)  # distances ≥ 0
         on_diagonal = torch.arange(max(start, first_column), stop, device=g.device)
         g[on_diagonal - start, on_diagonal - first_column] = 0.0  # an exact 0 distance to itself
@@ -398,9 +406,11 @@ def matrix_free_entropy(
     have converged (20 give the same values), the rest is the probes' variance and, below
     about 1.5e-3, the deflation's bias. With ``steps=80, probes=16,
     top=100, power_iters=2`` it is the dense ``solver="lanczos"`` of
-    :meth:`DiffusionKernel.entropy` draw for draw. Cost: ``steps + power_iters + 3`` passes,
-    each over the ``N(N+1)/2`` pairs of the upper triangle (each exponential computed once, used
-    for both of its products); memory ``O(block × N + N × probes × steps + N × top)``.
+    :meth:`DiffusionKernel.entropy` draw for draw (float64 points). Cost: ``steps +
+    power_iters + 3`` passes, each over about the ``N(N+1)/2`` pairs of the upper triangle (each
+    exponential computed once, used for both of its products); memory: the kernel strips
+    (``memory_budget``, 256 MiB) plus the float64 Lanczos basis and range finder,
+    ``8 N (probes × steps + 3 (top + 10))`` bytes (1.8 GiB peak in all at N = 10^5, 16 probes).
     ``progress=True`` prints the passes on stderr. ``process_group``: split every pass over
     the ranks of a :mod:`torch.distributed` group (see :class:`MatrixFreeDiffusionOperator`;
     every rank calls this with the same arguments and gets the same value). Returns a
