@@ -406,8 +406,10 @@ def _fingerprint(c: Tensor) -> tuple[Tensor, Tensor]:
     return vals, mult
 
 
-_T_LO, _T_HI, _T_COARSE, _ZOOM = -30.0, 30.0, 31, 11
-#: The trapezoidal rule in t = log β on mode ± _SPAN σ (within the e^-40 bracket), _NT nodes.
+_T_LO, _T_HI, _T_COARSE, _ZOOM = -30.0, 30.0, 31, 6
+#: The trapezoidal rule in t = log β on mode ± _SPAN σ (within the e^-40 bracket), _NT nodes
+#: (fewer lose the 1e-6 agreement with direct integration on broad posteriors: with 50 nodes
+#: [7, 1] with K = 2 is 1e-5 off, with 40 nodes [1, 1, 1] with K = 100 is 5e-6 off).
 _SPAN, _NT = 30.0, 64
 
 
@@ -468,8 +470,9 @@ def _nsb_nodes(vals: Tensor, mult: Tensor, n: Tensor, k: Tensor) -> tuple[Tensor
     """Quadrature nodes in ``t = log β`` and their log-weights, placed around the posterior mode.
 
     A coarse grid on ``[-30, 30]`` (spacing 2) brackets the region within ``e^-40`` of the
-    maximum; four zoom passes locate the mode to ~1e-3, the curvature there gives the width
-    ``σ``; then the trapezoidal rule with 64 nodes covers ``mode ± 30σ`` cut to the bracket. For
+    maximum; six passes of parabolic interpolation locate the mode (to ~1e-3 or better), the
+    curvature there gives the width ``σ``; then the trapezoidal rule with 64 nodes covers
+    ``mode ± 30σ`` cut to the bracket. For
     a smooth, rapidly decaying integrand the trapezoidal rule converges geometrically in the
     node spacing (Trefethen & Weideman, *SIAM Rev.* 56(3), 2014, https://doi.org/10.1137/130932132):
     the posterior moments agree to about 5e-7 with a 400 001-point reference integral over
@@ -487,17 +490,22 @@ def _nsb_nodes(vals: Tensor, mult: Tensor, n: Tensor, k: Tensor) -> tuple[Tensor
     a_c = grid.gather(1, left.unsqueeze(-1)).squeeze(-1)
     b_c = grid.gather(1, right.unsqueeze(-1)).squeeze(-1)
     center = grid.gather(1, j.unsqueeze(-1)).squeeze(-1)
-    half = torch.full_like(center, (_T_HI - _T_LO) / (_T_COARSE - 1))
-    unit = torch.linspace(-1.0, 1.0, _ZOOM, dtype=_F64, device=dev)
-    for _ in range(4):
-        tt = center.unsqueeze(-1) + half.unsqueeze(-1) * unit
-        jz = _nsb_log_post(tt, vals, mult, n, k).argmax(-1, keepdim=True)
-        center = tt.gather(1, jz).squeeze(-1)
-        half = half / 5
-    h = 1e-3
-    three = torch.stack([center - h, center, center + h], -1)
-    l3 = _nsb_log_post(three, vals, mult, n, k)
-    curv = -(l3[:, 0] - 2 * l3[:, 1] + l3[:, 2]) / h**2
+    # the mode by successive parabolas through (c - d, c, c + d), d shrinking 4x a pass from
+    # half the coarse spacing (the vertex clipped to [c - d, c + d]; where the three points are
+    # not concave, the best of them): 3 evaluations a pass, exact for a Gaussian posterior in t
+    d = torch.full_like(center, 0.5 * (_T_HI - _T_LO) / (_T_COARSE - 1))
+    for _ in range(_ZOOM):
+        three = torch.stack([center - d, center, center + d], -1)
+        l3 = _nsb_log_post(three, vals, mult, n, k)
+        denom = l3[:, 0] - 2 * l3[:, 1] + l3[:, 2]
+        concave = torch.isfinite(denom) & (denom < 0)
+        vertex = (0.5 * d * (l3[:, 0] - l3[:, 2]) / _safe(denom, concave, -1.0)).clamp(-d, d)
+        best = (l3.argmax(-1) - 1).to(_F64) * d
+        center = center + torch.where(concave, vertex, best)
+        h = d
+        d = d / 4
+    # the curvature from the last stencil (spacing h, within h of the mode)
+    curv = -denom / (h * h)
     sigma = torch.where(curv > 0, _safe(curv, curv > 0).rsqrt(), 10.0).clamp(max=10.0)
     a_c = torch.minimum(a_c, center)
     b_c = torch.maximum(b_c, center)
