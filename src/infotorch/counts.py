@@ -357,14 +357,21 @@ def _log_rising(x: Tensor, b: Tensor) -> Tensor:
     written so that no large numbers cancel; below, ``lgamma`` directly.
     """
     big = b >= 10
+    # one branch only where every b of the call is on one side (the same values: where selects)
+    any_big, all_big = bool(big.any()), bool(big.all())
+    if not any_big:
+        return torch.lgamma(x + b) - torch.lgamma(b)
     bs = _safe(b, big, 10.0)
     xs = x + bs
 
-    def corr(y: Tensor) -> Tensor:
-        y2 = y * y
-        return (1 / 12 - (1 / 360 - 1 / (1260 * y2)) / y2) / y
+    def corr(y: Tensor) -> Tensor:  # 1/(12y) - 1/(360y³) + 1/(1260y⁵) with one division
+        r = y.reciprocal()
+        r2 = r * r
+        return r * (1 / 12 - r2 * (1 / 360 - r2 * (1 / 1260)))
 
-    stirling = (bs - 0.5) * torch.log1p(x / bs) + x * torch.log(xs) - x + corr(xs) - corr(bs)
+    stirling = (bs - 0.5) * torch.log1p(x / bs) + x * (torch.log(xs) - 1) + corr(xs) - corr(bs)
+    if all_big:
+        return stirling
     bd = _safe(b, ~big, 1.0)
     direct = torch.lgamma(x + bd) - torch.lgamma(bd)
     return torch.where(big, stirling, direct)
@@ -422,9 +429,9 @@ def _nsb_log_post(t: Tensor, vals: Tensor, mult: Tensor, n: Tensor, k: Tensor) -
     beta = t.exp()
     occ = (vals > 0).unsqueeze(1)
     lr = _log_rising(vals.unsqueeze(1), beta.unsqueeze(-1))
-    evidence = (mult.unsqueeze(1) * torch.where(occ, lr, 0.0)).sum(-1) - _log_rising(
-        n.unsqueeze(-1), k.unsqueeze(-1) * beta
-    )
+    # Σ_values mult · lr as one batched product (empty cells: value 0, where lr is exactly 0)
+    weights = torch.where(occ, mult.unsqueeze(1), 0.0).transpose(1, 2)
+    evidence = torch.bmm(lr, weights).squeeze(-1) - _log_rising(n.unsqueeze(-1), k.unsqueeze(-1) * beta)
     return evidence + t + torch.log(_dxi(beta, k.unsqueeze(-1)))
 
 
