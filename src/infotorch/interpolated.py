@@ -38,8 +38,8 @@ metric and natural-gradient steps) is in :mod:`infotorch.interpolated_curvature`
 The gradient is a custom :class:`torch.autograd.Function` whose backward applies the chain
 (entropy integral → normalization → weights → gaps → unsort) in closed form, O(n) after the sort;
 its backward is itself differentiable (double backward, Hessian-vector products in O(n)).
-On the CPU the rows are sorted by NumPy's vectorized argsort (4-5x faster than ``torch.sort``
-on AVX-512 machines) and the closed form runs on blocks of rows small enough for a core's L2
+On the CPU the rows are sorted by NumPy's vectorized argsort (with the gather, about 3.5x
+faster than ``torch.sort`` at one thread on an AVX-512 machine) and the closed form runs on blocks of rows small enough for a core's L2
 cache; forward and backward together then cost about one ``torch.sort`` (BENCHMARKS.md).
 """
 
@@ -419,7 +419,8 @@ _BLOCK_ELEMENTS = 1 << 17
 
 def _sort_rows(x: Tensor) -> tuple[Tensor, Tensor]:
     """``torch.sort(x, dim=-1)`` (values, permutation); on the CPU by NumPy's argsort, which is
-    vectorized (4-5x faster than ``torch.sort`` on AVX-512 machines, no slower elsewhere), on up to
+    vectorized (with the gather, about 3.5x faster than ``torch.sort`` at one thread on an AVX-512
+    machine; BENCHMARKS.md), on up to
     ``torch.get_num_threads()`` threads over blocks of rows (NumPy releases the GIL while sorting)."""
     if x.device.type != "cpu" or x.is_conj() or x.is_neg() or _traced(x):
         return torch.sort(x, dim=-1)

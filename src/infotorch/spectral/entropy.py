@@ -53,11 +53,12 @@ AUTO_MATRIX_FREE_ABOVE = 8000
 #: ``"auto"`` on a CPU: Nyström above this many points (a matrix-free run costs N² D per pass:
 #: minutes at 10^5 on 2 cores, so hours at 10^6; Nyström at 10^6 takes minutes).
 AUTO_NYSTROM_ABOVE = 200_000
-#: ``"auto"`` on a GPU: the dense eigendecomposition up to this many points when its matrices
-#: fit in the free device memory.
+#: ``"auto"`` on a CUDA GPU: the dense eigendecomposition up to this many points when its
+#: matrices fit in the free device memory (not measured: no GPU was available to measure it).
 AUTO_EXACT_MAX_N_GPU = 16000
-#: The Nyström settings of ``"auto"`` above AUTO_NYSTROM_ABOVE points (float32 points, D = 256,
-#: N = 10^6: peak memory and error in BENCHMARKS.md).
+#: The Nyström settings of ``"auto"`` above AUTO_NYSTROM_ABOVE points (N = 10^6, D = 256,
+#: float32 points: 7.7 GiB peak, BENCHMARKS.md; the error there is not measured, +4.2 % at
+#: 10^5 with 2000 landmarks).
 AUTO_NYSTROM_SETTINGS = {"landmarks": 500, "steps": 30, "probes": 8, "top": 50}
 
 
@@ -182,8 +183,10 @@ def diffusion_spectral_entropy(
     error ``tol`` by :func:`~infotorch.spectral.slq_settings`: the default 3e-3 takes 15 steps ×
     64 probes, top 200 deflated, 19 passes, at most 2.6e-3 rms measured at N = 4000-8000;
     ``tol=1e-2`` 16 probes), ``"nystrom"`` (2000 landmarks, O(N m) memory, 0.25-1.9 % at
-    N = 4000-8000), or ``"auto"`` (:func:`choose_solver`: by N, device and free memory, exact
-    up to N = 8000 (16000 on a GPU), matrix-free above, Nyström on a CPU above 200 000 points);
+    N = 4000-8000, +4.2 % at 10^5), or ``"auto"`` (:func:`choose_solver`: by N, device and free
+    memory, exact up to N = 8000 (16000 on a CUDA GPU), matrix-free above, Nyström on a CPU above
+    200 000 points with 500 landmarks, 30 steps × 8 probes, top 50: 7.7 GiB for 10^6 float32
+    points in 256 dimensions);
     ``"slq"`` is ``"lanczos"``. Measured errors and times in :mod:`infotorch.spectral.matrix_free`
     and BENCHMARKS.md. ``verbose=True`` prints the solver that ran (and its settings) on stderr.
     ``cache``: an ``.npz`` path for the exact spectrum, read if it exists and

@@ -16,8 +16,8 @@ Two solvers for point clouds past what a dense kernel affords (``N`` of 10^4 to 
   ``"lanczos"`` solver of :class:`~infotorch.spectral.DiffusionKernel` draw for draw (the same
   seed gives the same probes, the same nodes and, for float64 points, the same value up to
   round-off), without the matrix. The recursion runs in float64 over products in the points'
-  dtype, so float32 points give the float64 value to ~1e-7 (the dense float32 solver, whose
-  recursion is float32, differs from both by up to ~1e-3). Cost: every product is one pass over
+  dtype, so float32 points give the float64 value to ~3e-7 (a recursion in float32 moved it by
+  up to 3e-3). Cost: every product is one pass over
   about ``N(N+1)/2`` pairs (about 18 strips or more, each with its diagonal square: 7 % more;
   ``N² D / 2`` multiply-adds for the exponents, ``N²/2`` exponentials, ``N² w`` for a block of
   ``w`` vectors); a run is ``steps + power_iters + 3`` passes.
@@ -402,7 +402,8 @@ def matrix_free_entropy(
     ``tol`` by the measured rule :data:`SLQ_RULE` (:func:`slq_settings`): 15 steps, top 200
     deflated, 1 power step (19 passes) and 16 probes for ``tol=1e-2`` (the default), 64 for
     ``3e-3``, 256 for ``2e-3``. Measured root-mean-square relative errors, N = 4000-8000,
-    D = 256, four kinds of data (BENCHMARKS.md): at most 4.7e-3, 2.6e-3 and 1.6e-3; 15 steps
+    D = 256 (four kinds of data at 4000, two at 8000; BENCHMARKS.md): at most 4.7e-3, 2.6e-3 and
+    1.6e-3 (a root-mean-square target: single draws reached 3.5e-3 at ``tol=3e-3``); 15 steps
     have converged (20 give the same values), the rest is the probes' variance and, below
     about 1.5e-3, the deflation's bias. With ``steps=80, probes=16,
     top=100, power_iters=2`` it is the dense ``solver="lanczos"`` of
@@ -410,7 +411,7 @@ def matrix_free_entropy(
     power_iters + 3`` passes, each over about the ``N(N+1)/2`` pairs of the upper triangle (each
     exponential computed once, used for both of its products); memory: the kernel strips
     (``memory_budget``, 256 MiB) plus the float64 Lanczos basis and range finder,
-    ``8 N (probes × steps + 3 (top + 10))`` bytes (1.8 GiB peak in all at N = 10^5, 16 probes).
+    ``8 N (probes × steps + 3 (top + 10))`` bytes (1.6-1.8 GiB peak in all at N = 10^5, 16 probes).
     ``progress=True`` prints the passes on stderr. ``process_group``: split every pass over
     the ranks of a :mod:`torch.distributed` group (see :class:`MatrixFreeDiffusionOperator`;
     every rank calls this with the same arguments and gets the same value). Returns a
@@ -493,9 +494,10 @@ def matrix_free_mutual_information(
     of one point has entropy 0. ``process_group`` splits every pass over the ranks of a
     :mod:`torch.distributed` group (``seed`` must then be an integer, so that every rank draws
     the same subsets). Cost: ``classes + num_repetitions × (distinct class sizes)``
-    entropies, each ``steps + power_iters + 3`` passes over the ``m²`` pairs of its ``m`` points.
+    entropies, each ``steps + power_iters + 3`` passes over about the ``m(m+1)/2`` pairs of its ``m`` points.
     Error against the exact dense DSMI (measured, three seeds, 3 classes of 500 points in 16-D
-    blobs): 5e-4 to 1e-3 bits with (80, 16, 100, 2), 2e-4 to 8e-4 with ``steps=30, probes=32``
+    blobs): 5e-4 to 1e-3 bits with (80, 16, 100, 2), 2e-4 to 8e-4 with (30, 32, 100, 2); the ``tol``
+    defaults were not measured for DSMI
     (relative 1e-3 of a DSMI of 1.02 bits).
     Returns a :class:`ScaleResult` (``solver="matrix-free"``, ``products`` the passes of all
     subsets, ``details["subsets"]`` their number).
@@ -564,10 +566,11 @@ def matrix_free_mutual_information(
 
 #: The ``"auto"`` rule of the matrix-free quadrature: for a target relative error ``tol``, the
 #: first row whose tolerance is at most ``tol`` gives ``(steps, probes, top, power_iters)``.
-#: Measured (BENCHMARKS.md, "choosing the quadrature"): the root-mean-square relative error
-#: against the exact eigvalsh value over 4-5 seeds, N = 4000 and 8000, D = 256, on Gaussian,
-#: manifold, clustered and duplicated points, stays below each row's tolerance (at most 4.7e-3,
-#: 2.6e-3 and 1.6e-3).
+#: Measured (BENCHMARKS.md, "the quadrature's settings from a target error"): the
+#: root-mean-square relative error against the exact eigvalsh value over 4-5 seeds, D = 256,
+#: on Gaussian, manifold, clustered and duplicated points at N = 4000 (Gaussian and duplicated
+#: at 8000; only Gaussian there for 64 and 256 probes), stays below each row's tolerance (at
+#: most 4.7e-3, 2.6e-3 and 1.6e-3).
 SLQ_RULE: tuple[tuple[float, tuple[int, int, int, int]], ...] = (
     (1e-2, (15, 16, 200, 1)),
     (3e-3, (15, 64, 200, 1)),
