@@ -781,7 +781,8 @@ def entropy_from_counts(
     counts = _check_counts(counts, "counts", validate, None, bounds)
     dim = v.check_dim(counts, dim)
     c, batch = _rows(counts, dim)
-    value = _entropy_rows(c, name, num_categories, batch, validate, "counts", bounds, whole_checked=False)
+    whole = not counts.is_floating_point()  # integer and bool counts are whole by their dtype
+    value = _entropy_rows(c, name, num_categories, batch, validate, "counts", bounds, whole_checked=whole)
     value = value.reshape(batch)
     return nx.finish(value, log_base, reduction, _out_dtype(counts))
 

@@ -250,7 +250,6 @@ class MatrixFreeDiffusionOperator:
         # (the right factor; the left one is formed per strip)
         self._right = torch.cat([centred, torch.ones_like(sq)[:, None], sq[:, None]], 1)
         del centred
-        self._x = self._right[:, :-2]  # the centred points (a view)
         self._cutoff = 0.5 * math.log(torch.finfo(pts.dtype).tiny)
         self._floor = 2.0 * math.exp(self._cutoff)
         self.passes = 0
@@ -280,7 +279,7 @@ class MatrixFreeDiffusionOperator:
     # the attributes eigen.deflated_lanczos_spectrum reads from its matrix
     @property
     def n(self) -> int:
-        return int(self._x.shape[0])
+        return int(self._right.shape[0])
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -288,11 +287,11 @@ class MatrixFreeDiffusionOperator:
 
     @property
     def dtype(self) -> torch.dtype:
-        return self._x.dtype
+        return self._right.dtype
 
     @property
     def device(self) -> torch.device:
-        return self._x.device
+        return self._right.device
 
     def kernel_rows(self, start: int, stop: int, first_column: int = 0) -> Tensor:
         """Rows ``start:stop`` of the Gaussian affinities :math:`G`, columns ``first_column:N``
