@@ -113,6 +113,65 @@ def table(rows: list[dict], dist: str, metric: str) -> str:
     return "\n".join(out)
 
 
+# ------------------------------------------------------------------ why the auto goal is missed
+
+
+def pym_entropy(counts: np.ndarray, nd: int = 100, na: int = 200) -> np.ndarray:
+    """Posterior mean entropy (nats) under the Pitman-Yor mixture prior "PYM" of Archer, Park and
+    Pillow (2014, JMLR 15, 2833-2868, https://jmlr.org/papers/v15/archer14a.html), by direct
+    quadrature over a grid of the discount d in (0, 1) and log concentration: the Pitman-Yor
+    sampling formula as likelihood, the prior flat in d and ``psi_1(alpha + 1) d alpha`` along
+    alpha (flat in the prior mean entropy), and the posterior mean entropy given (d, alpha) in
+    closed form (their eq. for E[H | d, alpha, n]). A reference for the benchmark only: the prior
+    for power-law tails, which needs no alphabet size."""
+    d = (np.arange(nd) + 0.5) / nd
+    a = np.exp(np.linspace(np.log(1e-2), np.log(1e6), na))
+    dd, aa = (v[..., None] for v in np.meshgrid(d, a, indexing="ij"))
+    out = np.empty(len(counts))
+    for i, row in enumerate(counts):
+        nk = row[row > 0][None, None, :]
+        k, n = nk.shape[-1], float(nk.sum())
+        log_lik = np.log(aa + np.arange(1, k) * dd).sum(-1) - (sp.gammaln(aa + n) - sp.gammaln(aa + 1))[..., 0]
+        log_lik += (sp.gammaln(nk - dd) - sp.gammaln(1 - dd)).sum(-1)
+        log_post = log_lik + np.log(sp.polygamma(1, aa + 1) * aa)[..., 0]  # d alpha = alpha d log alpha
+        w = np.exp(log_post - log_post.max())
+        a2, d2 = aa[..., 0], dd[..., 0]
+        mean_h = (
+            sp.digamma(a2 + n + 1)
+            - (a2 + k * d2) / (a2 + n) * sp.digamma(1 - d2)
+            - ((nk - dd) * sp.digamma(nk - dd + 1)).sum(-1) / (a2 + n)
+        )
+        out[i] = float((w * mean_h).sum() / w.sum())
+    return out
+
+
+def goal_analysis(reps: int) -> None:
+    """Bias, spread and RMSE on the auto goal's draws, with what each goal leaves for the bias."""
+    p = zipf(1000)
+    print("### The auto goal decomposed: Zipf (exponent 1), K = 1000\n")
+    print(
+        "| N | goal | estimator | bias | sd | RMSE | largest bias the goal allows at this sd |\n"
+        "|---|---|---|---|---|---|---|"
+    )
+    for n, goal in ((100, 0.40), (300, 0.18), (1000, 0.075)):
+        c = draw(p, n, reps, seed=99 + n)
+        h = float(true_entropy(p, 1)[0])
+        cands: dict[str, np.ndarray] = {}
+        for est in ("plugin", "chao-shen", "grassberger", "bonachela", "chao-wang-jost", "nsb", "auto"):
+            cands[est] = C.entropy_from_counts(c, estimator=est).numpy()
+        cands["nsb, K = 1000 given"] = C.entropy_from_counts(c, estimator="nsb", num_categories=1000).numpy()
+        cands["PYM (Archer et al. 2014)"] = pym_entropy(c.numpy())
+        for name, e in cands.items():
+            err = e - h
+            sd = float(err.std())
+            room = f"{np.sqrt(goal**2 - sd**2):.3f}" if sd < goal else "none"
+            print(
+                f"| {n} | {goal} | {name} | {err.mean():+.3f} | {sd:.3f} | {np.sqrt((err**2).mean()):.3f} | {room} |",
+                flush=True,
+            )
+    print()
+
+
 # ------------------------------------------------------------------ speed
 
 
@@ -272,8 +331,14 @@ def main() -> None:
     ap.add_argument("--ns", default="30,100,300,1000,3000,10000,100000")
     ap.add_argument("--peer-python", default=None, help="python of a throwaway venv with pyitlib/infomeasure")
     ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument(
+        "--goal-analysis", action="store_true", help="only the auto goal's bias/sd decomposition, with PYM beside"
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.goal_analysis:
+        goal_analysis(args.goal_reps)
+        return
     print(
         f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, torch {torch.__version__}, "
         f"Python {platform.python_version()}, {args.threads} threads\n"
