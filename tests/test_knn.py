@@ -586,7 +586,7 @@ def test_backend_errors_say_what_is_missing(monkeypatch):
 
 def test_warning_at_joint_dimension_20():
     x, y, _ = correlated(100, 10, 0.3)
-    with pytest.warns(UserWarning, match=r"joint dimension of 20 \(>= 20\) is biased by 2 nats"):
+    with pytest.warns(UserWarning, match=r"joint dimension of 20 \(>= 20\) is biased low"):
         knn.ksg_mutual_information(x, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -666,3 +666,78 @@ def test_entropy_shifts_by_log_abs_scale(seed, scale, d):
         h = float(knn.knn_entropy(x, metric=metric))
         hs = float(knn.knn_entropy(-scale * x, metric=metric))
         assert hs == pytest.approx(h + d * math.log(scale), abs=1e-9)
+
+
+# --------------------------------------------------------------------------- hostile inputs (review fixes)
+
+
+def test_kl_of_a_point_mass_x_is_refused_not_minus_inf():
+    z = torch.zeros(50, 1, dtype=F64)
+    with pytest.raises(ValueError, match="x has all its samples identical"):
+        knn.knn_kl_divergence(z, randn(50, 1))
+    with pytest.raises(ValueError, match="point mass"):
+        knn.knn_kl_divergence(z, z)
+
+
+def test_entropy_of_a_point_mass_is_minus_inf_and_two_atoms_are_finite():
+    # the differential entropy of a point mass is -inf; two separated atoms use the k-th
+    # neighbour at a positive distance (the documented varying-k rule), so the value is finite
+    assert float(knn.knn_entropy(torch.zeros(30, 1, dtype=F64))) == -math.inf
+    two = torch.tensor([0.0, 1.0], dtype=F64).repeat(25).unsqueeze(1)
+    assert math.isfinite(float(knn.knn_entropy(two, k=3)))
+
+
+def test_batched_ksg_on_tied_data_equals_the_loop():
+    # the standardization statistics of each batch element are its own, bit for bit
+    x, y = randn(400, 1, seed=3), randn(400, 1, seed=4) + randn(400, 1, seed=3)
+    xt, yt = torch.round(1.5 * x), torch.round(1.5 * y)
+    X, Y = torch.stack([x, xt]), torch.stack([y, yt])
+    batched = knn.ksg_mutual_information(X, Y)
+    loop = torch.stack([knn.ksg_mutual_information(X[i], Y[i]) for i in range(2)])
+    assert torch.equal(batched, loop)
+    cmi_b = knn.ksg_conditional_mutual_information(X, Y, X.flip(1))
+    cmi_l = torch.stack([knn.ksg_conditional_mutual_information(X[i], Y[i], X[i].flip(0)) for i in range(2)])
+    assert torch.equal(cmi_b, cmi_l)
+
+
+@pytest.mark.parametrize("scale", [1e155, 1e-170])
+def test_extreme_scales_follow_the_scaling_laws(scale):
+    x, y = randn(300, 2, seed=5), randn(300, 2, seed=6)
+    y = y + x
+    # h(a x) = h(x) + D log a; KSG and the KL are invariant to a common scale
+    h = knn.knn_entropy(x)
+    assert float(knn.knn_entropy(x * scale)) == pytest.approx(float(h) + 2 * math.log(scale), rel=1e-12, abs=1e-9)
+    assert float(knn.ksg_mutual_information(x * scale, y * scale)) == pytest.approx(
+        float(knn.ksg_mutual_information(x, y)), abs=1e-12
+    )
+    assert float(knn.knn_kl_divergence(x * scale, y * scale)) == pytest.approx(
+        float(knn.knn_kl_divergence(x, y)), abs=1e-12
+    )
+
+
+def test_gaussian_estimate_does_not_depend_on_column_units():
+    # CCA is invariant to per-column scale; a column in tiny units is not "rank deficient"
+    x, y = randn(500, 2, seed=7), randn(500, 1, seed=8)
+    y = y + x[:, :1]
+    ref = knn.gaussian_copula_mutual_information(x, y, copula=False)
+    scaled = knn.gaussian_copula_mutual_information(x * torch.tensor([1e-30, 1e12], dtype=F64), y, copula=False)
+    assert float(scaled) == pytest.approx(float(ref), rel=1e-9)
+
+
+def test_options_of_the_unused_path_are_still_checked():
+    x, y = randn(100, 1), randn(100, 1, seed=1)
+    with pytest.raises(TypeError, match="k must be a positive int"):
+        knn.mutual_information_continuous(x, y, estimator="gaussian_copula", k="abc")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        knn.mutual_information_continuous(x, y, estimator="gaussian_copula", backend="nope")
+    with pytest.raises(TypeError, match="confidence must be a number"):
+        knn.estimate_with_uncertainty(knn.ksg_mutual_information, x, y, confidence="0.9")
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        knn.estimate_with_uncertainty(knn.ksg_mutual_information, x, y, generator=1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_inputs_give_half_results(dtype):
+    x, y = randn(200, 1), randn(200, 1, seed=1)
+    for value in (knn.knn_entropy(x.to(dtype)), knn.ksg_mutual_information(x.to(dtype), (x + y).to(dtype))):
+        assert value.dtype == dtype and bool(torch.isfinite(value))

@@ -426,3 +426,65 @@ def test_estimator_options(small_task, capsys):
     critic = vb.BilinearCritic(2, 2)
     r = vb.estimate_mutual_information(x[:400], y[:400], critic=critic, max_epochs=3, eval_batch_size=50)
     assert r.critic is critic and r.ceiling == math.log(50)
+
+
+# --------------------------------------------------------------------------- hostile inputs (review fixes)
+
+
+def test_alpha_tuba_with_tied_maxima_at_huge_scores():
+    # alpha = 1 is invariant to a common offset of the scores: a constant matrix gives exactly 0
+    assert float(vb.alpha_tuba(torch.full((16, 16), 1e30), alpha=1.0)) == 0.0
+    s = torch.randn(12, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    s = torch.round(2 * s)  # many ties at the row maxima
+    for alpha in (0.5, 1.0):
+        ref = vb.alpha_tuba(s, alpha=alpha)
+        # a large common offset shifts m by the offset; with the learned baseline shifted as well
+        # (log_baseline = offset) the bound is unchanged
+        shifted = vb.alpha_tuba(s + 1e6, 1e6, alpha=alpha)
+        assert float(shifted) == pytest.approx(float(ref), abs=1e-8)
+
+
+def test_alpha_tuba_gradients_finite_at_alpha_zero_and_huge_negative_scores():
+    s = torch.full((8, 8), -1e30, dtype=torch.float64, requires_grad=True)
+    vb.alpha_tuba(s, 0.0, alpha=0.0).backward()
+    assert bool(torch.isfinite(s.grad).all())
+    s2 = torch.full((8, 8), -1e30, dtype=torch.float64, requires_grad=True)
+    vb.alpha_tuba(s2, 0.0, alpha=0.5).backward()
+    assert bool(torch.isfinite(s2.grad).all())
+
+
+def test_infonce_and_club_exact_at_any_common_offset():
+    # a function of x (here a constant) cancels: InfoNCE and CLUB of a constant matrix are 0
+    assert float(vb.infonce(torch.full((16, 16), 1e30, dtype=torch.float64))) == pytest.approx(0.0, abs=1e-12)
+    assert float(vb.club(torch.full((16, 16), 1e8))) == 0.0
+    s = torch.randn(16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    ref = math.log(16) - F.cross_entropy(s, torch.arange(16))
+    assert float(vb.infonce(s + 1e12)) == pytest.approx(float(ref), abs=1e-3)
+
+
+def test_mine_moving_average_round_trips_through_a_state_dict():
+    m = vb.MINEMovingAverage(momentum=0.1)
+    m(torch.randn(32, 32))
+    fresh = vb.MINEMovingAverage(momentum=0.1)
+    fresh.load_state_dict(m.state_dict())
+    assert torch.equal(fresh.log_moving_average, m.log_moving_average)
+
+
+def test_mine_refuses_a_moving_average_of_another_batch_shape():
+    with pytest.raises(ValueError, match="log_moving_average must have the batch shape"):
+        vb.mine(torch.randn(4, 4), torch.zeros(3))
+    vb.mine(torch.randn(2, 4, 4), torch.zeros(2))  # the batch shape: fine
+    vb.mine(torch.randn(2, 4, 4), torch.tensor(0.0))  # one value: fine
+
+
+def test_cosine_critic_is_finite_in_half_precision():
+    torch.manual_seed(0)
+    critic = vb.SeparableCritic(3, 2, hidden=8, embed_dim=4, cosine=True).half()
+    out = critic(torch.randn(4, 3).half(), torch.randn(4, 2).half())
+    assert out.dtype == torch.float16 and bool(torch.isfinite(out).all())
+    assert bool((out.abs() <= 1 / critic.temperature + 1e-2).all())
+
+
+def test_complex_log_baseline_is_refused():
+    with pytest.raises(TypeError, match="log_baseline must be a real tensor"):
+        vb.tuba(torch.randn(4, 4), torch.zeros(4, dtype=torch.complex64))

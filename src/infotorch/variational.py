@@ -149,19 +149,25 @@ def _leave_one_out_logsumexp(s: Tensor) -> Tensor:
     """``out[..., i, k] = log sum_{j != k} exp(s[..., i, j])`` without cancellation.
 
     Off the row maximum the removed term has softmax weight <= 1/2, so ``lse + log(1 - p)`` is
-    well conditioned; at the row maximum the row is summed again with that entry masked.
+    well conditioned; at the row maximum the row is summed again with that entry masked. The
+    row is shifted by its (detached) maximum first, so that entries tied with the maximum keep
+    ``log p <= -log 2`` exactly at any magnitude of the scores.
     """
-    lse = torch.logsumexp(s, dim=-1, keepdim=True)
-    top = torch.zeros_like(s, dtype=torch.bool).scatter_(-1, s.argmax(-1, keepdim=True), True)
-    log_p = torch.where(top, -1.0, s - lse)  # the masked value keeps the unused branch finite
-    lse_top = torch.logsumexp(s.masked_fill(top, -math.inf), dim=-1, keepdim=True)
-    return torch.where(top, lse_top, lse + _log1mexp(log_p))
+    top_val = s.amax(-1, keepdim=True).detach()
+    r = s - top_val  # <= 0, exactly 0 at every tied maximum
+    lse = torch.logsumexp(r, dim=-1, keepdim=True)  # >= 0
+    top = torch.zeros_like(s, dtype=torch.bool).scatter_(-1, r.argmax(-1, keepdim=True), True)
+    log_p = torch.where(top, -1.0, r - lse)  # the masked value keeps the unused branch finite
+    lse_top = torch.logsumexp(r.masked_fill(top, -math.inf), dim=-1, keepdim=True)
+    return top_val + torch.where(top, lse_top, lse + _log1mexp(log_p))
 
 
 def _row_baseline(log_baseline: Any, s: Tensor, validate: bool) -> Tensor:
     """``log_baseline`` as a (..., N) tensor (one log baseline per row, i.e. per x_i)."""
     if isinstance(log_baseline, Tensor):
         a = log_baseline
+        if a.is_complex():
+            raise TypeError(f"log_baseline must be a real tensor, got dtype {a.dtype}")
         if not a.is_floating_point():
             a = a.to(s.dtype)
         if validate:
@@ -183,8 +189,9 @@ def _row_baseline(log_baseline: Any, s: Tensor, validate: bool) -> Tensor:
 
 
 def _infonce_rows(s: Tensor) -> Tensor:
-    """Row terms ``f(x_i, y_i) - logsumexp_j f(x_i, y_j)`` (minus the cross-entropy of row i): (..., N)."""
-    return _diag(s) - torch.logsumexp(s, dim=-1)
+    """Row terms ``f(x_i, y_i) - logsumexp_j f(x_i, y_j)`` (minus the cross-entropy of row i): (..., N),
+    computed as ``-logsumexp_j [f(x_i, y_j) - f(x_i, y_i)]`` so a function of ``x`` cancels exactly."""
+    return -torch.logsumexp(s - _diag(s).unsqueeze(-1), dim=-1)
 
 
 def _check_gradient(gradient: Any) -> str:
@@ -351,7 +358,11 @@ def mine(
         prev = v.ensure_tensor(log_moving_average, "log_moving_average").to(device=s.device, dtype=s.dtype)
         if validate:
             v.check_finite(prev, "log_moving_average")
-        v.check_broadcastable(prev, current, "log_moving_average", "the batch shape of scores")
+        if prev.shape != current.shape and (prev.numel() != 1 or prev.ndim > current.ndim):
+            raise ValueError(
+                f"log_moving_average must have the batch shape of scores {tuple(current.shape)} (or be a "
+                f"single value), got shape {tuple(prev.shape)}"
+            )
         if momentum == 1:
             log_ma = current
         else:
@@ -415,7 +426,8 @@ def alpha_tuba(
     negative is averaged); in the marginal term it holds the ``N - 1`` negatives, one of which is
     ``y_j``, as the bound requires. ``alpha = 0`` is :func:`tuba`; ``alpha = 1`` an InfoNCE bound
     with ``K = N - 1`` whose ceiling is ``log (N - 1)``; ``alpha`` in ``(0, 1)`` lifts the ceiling
-    to ``log (K / alpha)`` at a variance between the two. O(N^2) memory.
+    to ``1 + log (K / alpha)`` (approached as the positive score dominates its row) at a variance
+    between the two. O(N^2) memory.
 
     Examples
     --------
@@ -435,6 +447,9 @@ def alpha_tuba(
         raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
     s, out = _scores(scores, validate)
     a = _row_baseline(log_baseline, s, validate)
+    if alpha == 0.0:  # exactly TUBA, without a zero-weight branch in the graph
+        g = s - a.unsqueeze(-1)
+        return _finish(1.0 + _diag(g).mean(-1) - torch.exp(_log_mean_exp_off_diagonal(g)), base, reduction, out)
     n = s.shape[-1]
     log_m = _leave_one_out_logsumexp(s) - math.log(n - 1)  # [i, k]: log mean_{j != k} e^{s_ij}
     log_alpha = math.log(alpha) if alpha > 0 else -math.inf
@@ -556,7 +571,7 @@ def club(
     validate = v.resolve_validate(validate)
     reduction = v.check_reduction(reduction)
     s, out = _scores(scores, validate)
-    value = _diag(s).mean(-1) - _mean_off_diagonal(s)
+    value = -_mean_off_diagonal(s - _diag(s).unsqueeze(-1))  # relative to each row's positive: exact at any offset
     return _finish(value, base, reduction, out)
 
 
@@ -635,6 +650,13 @@ class MINEMovingAverage(nn.Module):
         self.reduction = v.check_reduction(reduction)
         self.register_buffer("log_moving_average", None)
 
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any, **kwargs: Any) -> None:
+        # the buffer starts as None (no average yet), which PyTorch would not load a saved value into
+        key = prefix + "log_moving_average"
+        if key in state_dict:
+            self.log_moving_average = state_dict[key].detach().clone()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def forward(self, scores: Tensor) -> Tensor:
         value, log_ma = mine(
             scores, self.log_moving_average, momentum=self.momentum, base=self.base, reduction=self.reduction
@@ -692,9 +714,11 @@ class SeparableCritic(nn.Module):
     price of ``N + M`` encoder passes. Each encoder is an MLP (``layers`` hidden layers of width
     ``hidden``) plus, with ``skip=True``, a linear path, which lets the critic represent a bilinear
     form ``x^T W y`` exactly (the Gaussian log density ratio is one plus marginal terms).
-    ``cosine=True`` L2-normalizes both embeddings and divides by ``temperature`` (CLIP's critic).
-    The last layers of ``h`` start at zero, so all scores start at 0: DV, NWJ and MINE diverge from
-    a random start whose scores spread over tens of nats.
+    ``cosine=True`` L2-normalizes both embeddings and divides by ``temperature`` (CLIP's critic;
+    its scores are bounded by ``1 / temperature``). Otherwise the last layers of ``h`` start at
+    zero, so all scores start at 0: DV, NWJ and MINE diverge from a random start whose scores
+    spread over tens of nats. (With ``cosine=True`` both encoders keep their random start: a zero
+    embedding has no direction to normalize.)
 
     Examples
     --------
@@ -728,17 +752,19 @@ class SeparableCritic(nn.Module):
         self.h = _Encoder(y_dim, hidden, embed_dim, layers, activation, skip)
         # h starts at 0, so every score starts at 0 (where each bound is 0 and well conditioned);
         # g keeps its random start, so the gradient of g . h is not zero there
-        last = cast(nn.Linear, self.h.mlp[-1])
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
-        if self.h.skip is not None:
-            nn.init.zeros_(self.h.skip.weight)
+        if not self.cosine:
+            last = cast(nn.Linear, self.h.mlp[-1])
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+            if self.h.skip is not None:
+                nn.init.zeros_(self.h.skip.weight)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         gx, hy = self.g(x), self.h(y)
-        if self.cosine:
-            gx = nn.functional.normalize(gx, dim=-1) / self.temperature
-            hy = nn.functional.normalize(hy, dim=-1)
+        if self.cosine:  # normalized in float32 at least (eps = 1e-12 underflows in half precision)
+            wide = nx.compute_dtype(gx.dtype)
+            gx = (nn.functional.normalize(gx.to(wide), dim=-1) / self.temperature).to(gx.dtype)
+            hy = nn.functional.normalize(hy.to(wide), dim=-1).to(hy.dtype)
         return gx @ hy.transpose(-1, -2)
 
     def extra_repr(self) -> str:
