@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     except ImportError:
         raise ImportError("infotorch.callbacks needs Lightning: pip install 'infotorch[lightning]'") from None
 
-from .monitor import InformationMonitor, plot_dynamics, plot_information_plane
+from .monitor import InformationMonitor, dynamics_panels, plot_dynamics, plot_information_plane
 
 __all__ = ["InformationMonitorCallback"]
 
@@ -30,7 +30,8 @@ class InformationMonitorCallback(pl.Callback):
     so every logger of the trainer (TensorBoard, CSV, W&B, MLflow) receives them; at the end of
     fitting write ``metrics.csv``, ``dynamics.png`` and ``information_plane.png`` to ``out_dir``
     (if given). Other keyword arguments go to :class:`InformationMonitor`; ``gather`` defaults to
-    False here, since every rank of a distributed run measures the same probe set."""
+    False here, since every rank of a distributed run measures the same probe set. The probe pass
+    calls the LightningModule itself, so it must define ``forward``."""
 
     def __init__(
         self,
@@ -42,7 +43,9 @@ class InformationMonitorCallback(pl.Callback):
         **monitor_kwargs: Any,
     ) -> None:
         super().__init__()
-        self.layers, self.probe, self.every = layers, probe, max(1, int(every_n_epochs))
+        if isinstance(every_n_epochs, bool) or not isinstance(every_n_epochs, int) or every_n_epochs < 1:
+            raise ValueError(f"every_n_epochs must be a positive integer, got {every_n_epochs!r}")
+        self.layers, self.probe, self.every = layers, probe, every_n_epochs
         self.out_dir, self.monitor_kwargs = out_dir, {"gather": False, **monitor_kwargs}
         self.monitor: InformationMonitor | None = None
 
@@ -70,6 +73,7 @@ class InformationMonitorCallback(pl.Callback):
         if self.out_dir and self.monitor.records:
             os.makedirs(self.out_dir, exist_ok=True)
             self.monitor.to_csv(os.path.join(self.out_dir, "metrics.csv"))
-            plot_dynamics(self.monitor.records, os.path.join(self.out_dir, "dynamics.png"))
+            if dynamics_panels(self.monitor.records):
+                plot_dynamics(self.monitor.records, os.path.join(self.out_dir, "dynamics.png"))
             if any("dsmi_zx" in r and "dsmi_zy" in r for r in self.monitor.records):
                 plot_information_plane(self.monitor.records, os.path.join(self.out_dir, "information_plane.png"))

@@ -18,7 +18,7 @@ import sys
 import warnings
 import zipfile
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import numpy as np
 import torch
@@ -195,9 +195,11 @@ def load_array(spec: str, name: str) -> np.ndarray:
             warnings.simplefilter("ignore")  # numpy warns on an empty file; the check below says it in one line
             try:
                 arr = np.loadtxt(path, delimiter=",", ndmin=2)
-            except ValueError:
+            except ValueError as first:
+                if not _csv_header(path):  # a bad cell or a ragged row: never dropped silently
+                    raise ValueError(f"{name}: {path!r} is not a numeric CSV table ({first})") from None
                 try:
-                    arr = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)  # a header line
+                    arr = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)
                 except ValueError as exc:
                     raise ValueError(f"{name}: {path!r} is not a numeric CSV table ({exc})") from None
         if arr.size == 0:
@@ -211,6 +213,22 @@ def load_array(spec: str, name: str) -> np.ndarray:
     if arr.size == 0:
         raise ValueError(f"{name}: {path!r} holds an empty array of shape {arr.shape}")
     return np.asarray(arr)
+
+
+def _csv_header(path: str) -> bool:
+    """Whether the first line of a CSV file is a header: no field of it reads as a number."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        first = f.readline()
+    fields = [c.strip() for c in first.strip().split(",")]
+    if not any(fields):
+        return False
+    for c in fields:
+        try:
+            float(c)
+        except ValueError:
+            continue
+        return False
+    return True
 
 
 def _sniff(path: str) -> str | None:
@@ -292,15 +310,21 @@ def _cmd_measure(args: argparse.Namespace, out: TextIO) -> int:
         raise ValueError(f"inputs must hold one row per embedding: {inputs.shape[0]} rows for {z.shape[0]} embeddings")
     if args.measure:
         try:
-            wanted = list(resolve_measure_names(m for m in args.measure.split(",") if m.strip()))
+            wanted = list(resolve_measure_names(m.strip() for m in args.measure.split(",") if m.strip()))
         except ValueError as exc:
             raise ValueError(f"--measure: {exc}") from None
+        if not wanted:
+            raise ValueError(f"--measure names no measure (got {args.measure!r}); choose from {', '.join(_measure_names())}")
     else:
         wanted = ["dse"] + (["dsmi_zy"] if labels is not None else []) + (["dsmi_zx"] if inputs is not None else [])
     for m in wanted:
         for need in get_measure(m).needs:
             if (labels if need == "labels" else inputs) is None:
                 raise ValueError(f"--measure {m} needs --{need} FILE")
+    if "noisy_mi_zx" in wanted and args.noise_std is None:
+        raise ValueError("--measure noisy_mi_zx needs --noise-std S, the std of the layer's Gaussian noise")
+    if args.noise_std is not None and not (math.isfinite(args.noise_std) and args.noise_std > 0):
+        raise ValueError(f"--noise-std must be a positive finite number, got {args.noise_std}")
     if args.max_n < 2:
         raise ValueError(f"--max-n must be at least 2, got {args.max_n}")
     if not (math.isfinite(args.t) and args.t >= 0):
@@ -321,6 +345,7 @@ def _cmd_measure(args: argparse.Namespace, out: TextIO) -> int:
         n_clusters=args.clusters,
         seed=args.seed,
         max_n=args.max_n,
+        noise_std=args.noise_std,
     )
     results: dict[str, float] = {}
     progress = Progress(len(wanted), description="measuring")
@@ -448,8 +473,15 @@ def _cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in one line on stderr (exit 2), like every other error of the CLI."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message.splitlines()[0] if message else 'invalid arguments'}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="infotorch",
         description="Information-theoretic measures for PyTorch models and saved embeddings.",
     )
@@ -478,6 +510,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--max-n", type=int, default=10000, help="subsample above this many points (default 10000)")
     m.add_argument("--clusters", type=int, default=10, help="clusters of the inputs for DSMI(Z;X) (default 10)")
     m.add_argument("--seed", type=int, default=0, help="random seed of subsampling (default 0)")
+    m.add_argument(
+        "--noise-std",
+        type=float,
+        default=None,
+        help="std of the additive Gaussian noise of a noisy layer, for --measure noisy_mi_zx",
+    )
     m.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     m.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, ...")
     m.add_argument("--json", action="store_true", help="print one JSON document on stdout")
@@ -538,7 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
     line.add_argument("--k", type=float, default=1.0, help="strength of the quadratic / double-well potential")
     sphere = labs.add_parser("sphere", help="unit vectors maximizing a Gram entropy: the Thomson problem")
     sphere.add_argument("--n", type=int, default=12, help="number of unit vectors (default 12)")
-    sphere.add_argument("--dim", type=int, default=3, help="ambient dimension, at least 3 (default 3)")
+    sphere.add_argument("--dim", type=int, default=3, help="ambient dimension, at least 2 (default 3)")
     sphere.add_argument("--alpha", type=float, default=2.0, help="order of the matrix Renyi entropy (default 2)")
     sphere.add_argument("--sigma", type=float, default=1.0, help="bandwidth of the Gaussian kernel (default 1)")
     sphere.add_argument("--starts", type=int, default=4, help="random starts of L-BFGS; the best is kept (default 4)")

@@ -117,7 +117,14 @@ class MeasureContext:
             z = z.unsqueeze(-1)
         if z.ndim != 2:
             z = z.reshape(z.shape[0], -1)
+        if not bool(torch.isfinite(z).all()):
+            raise ValueError(f"z (the embeddings, shape {tuple(z.shape)}) must be finite: it holds NaN or inf values")
         self.z = z.detach()
+        if self.inputs is not None:
+            inputs = v.ensure_tensor(self.inputs, "inputs")
+            if inputs.is_floating_point() and not bool(torch.isfinite(inputs).all()):
+                raise ValueError(f"inputs (shape {tuple(inputs.shape)}) must be finite: they hold NaN or inf values")
+            self.inputs = inputs
         if self.kernel_dtype not in (None, torch.float32, torch.float64):
             raise ValueError(f"kernel_dtype must be None, torch.float32 or torch.float64, got {self.kernel_dtype!r}")
         if self.labels is not None:
@@ -423,11 +430,20 @@ def noisy_channel_mutual_information(
     (the sample-propagation estimator of Goldfeld et al., "Estimating Information Flow in Deep
     Neural Networks", ICML 2019, https://proceedings.mlr.press/v97/goldfeld19a.html).
 
-    Computed as the mean over the draws of :math:`\log p(t_i \mid x_i) - \log p_T(t_i)` (the same
-    expectation, with the Monte-Carlo noise of the two terms cancelling; exact, ``log N``, when the
-    components do not overlap). Bias: unbiased for X uniform over the probes (the quantity the
-    information plane plots); its error falls as :math:`1/\sqrt{N \cdot samples}`; it lies in
-    :math:`[0, \log N]` up to that error. Seeded (``seed``).
+    Computed as the mean over probes and draws of :math:`\log p(t_i \mid x_i) - \log p_T(t_i)`
+    (the same expectation as :math:`h(T) - h(T \mid X)`, with the Monte-Carlo noise of the two
+    terms cancelling). With :math:`u = f(x)/s` and the standard normal draw :math:`e_i` of
+    :math:`t_i = f(x_i) + s e_i`, each term is
+
+    .. math:: \log N - \log \sum_j \exp\!\big(-\tfrac12 \|u_i - u_j\|^2 - (u_i - u_j) \cdot e_i\big),
+
+    evaluated from the differences ``u_i - u_j`` directly, without forming ``t`` or expanding a
+    square: exact at any ratio of the activations' spread to the noise, and within
+    :math:`[0, \log N]` for every draw (the ``j = i`` term is 1). It equals the estimate from
+    :func:`infotorch.noise.mixture_entropy` of :math:`h(T)` minus the closed-form
+    :math:`h(T \mid X)`. Bias: unbiased for X uniform over the probes (the quantity the
+    information plane plots); its error falls as :math:`1/\sqrt{N \cdot samples}`. Seeded
+    (``seed``). Memory: chunks of about 2^22 differences.
 
     Examples
     --------
@@ -435,25 +451,30 @@ def noisy_channel_mutual_information(
     >>> from infotorch.measures import noisy_channel_mutual_information
     >>> z = torch.randn(2000, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     >>> round(float(noisy_channel_mutual_information(z, 1.0)), 2), round(0.5 * math.log(2), 2)   # vs Gaussian truth
-    (0.35, 0.35)
+    (0.34, 0.35)
     """
-    from .noise import mixture_entropy
-
     z = v.ensure_tensor(z, "z").detach()
+    if z.ndim == 0 or z.shape[0] < 1:
+        raise ValueError(f"z must hold at least one probe (N, ...), got shape {tuple(z.shape)}")
     z = z.reshape(z.shape[0], -1).to(torch.float64)
+    v.check_finite(z, "z")
     s = v.check_positive_number(noise_std, "noise_std")
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise ValueError(f"samples must be a positive integer, got {samples!r}")
+    n, d = z.shape
+    u = z / s
     # a stream of its own: seed 0 here must not replay a caller's torch.manual_seed(0) draws
     gen = torch.Generator(device="cpu").manual_seed(int(seed) + 0x5EED_1F0)
-    clean = z.unsqueeze(1)  # (N, 1, d): one token per probe
-    stds = torch.full_like(clean, s)
-    values = []
-    for _ in range(int(samples)):
-        eps = torch.randn(clean.shape, generator=gen, dtype=clean.dtype).to(clean.device)
-        h_t = mixture_entropy(clean, clean + s * eps, torch.zeros_like(clean), stds, safety_factor=1.0)
-        # -log p(t_i | x_i) on the same draws: the noise of the two Monte-Carlo means cancels
-        own = 0.5 * eps.square().sum(-1) + 0.5 * z.shape[1] * math.log(2 * math.pi * s * s)
-        values.append(h_t - own.mean())
-    return (torch.stack(values).mean() / v.check_base(base)).to(torch.float64)
+    rows = max(1, (1 << 22) // max(1, n * d))
+    total = torch.zeros((), dtype=torch.float64, device=z.device)
+    for _ in range(samples):
+        e = torch.randn((n, d), generator=gen, dtype=torch.float64).to(z.device)
+        for i in range(0, n, rows):
+            diff = u[i : i + rows].unsqueeze(1) - u.unsqueeze(0)  # (r, N, d): u_i - u_j
+            expo = -(diff * (0.5 * diff + e[i : i + rows].unsqueeze(1))).sum(-1)
+            total = total + torch.logsumexp(expo, dim=-1).sum()
+    value = math.log(n) - total / (n * samples)
+    return (value / v.check_base(base)).to(torch.float64)
 
 
 register_measure(

@@ -31,10 +31,10 @@ every rank's probes (:func:`gather_rows`), so each rank records the measures of 
 from __future__ import annotations
 
 import csv
-import fnmatch
 import json
 import math
 import os
+import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -45,13 +45,14 @@ from torch import Tensor, nn
 from . import _validation as v
 from ._plotting import pyplot
 from .measures import MeasureContext, binned_codes, get_measure, resolve_measure_names
-from .spectral import cluster_references, median_distance
+from .spectral import median_distance
 from .spectral.kernel import check_sigma
 
 __all__ = [
     "MEASURES",
     "InformationMonitor",
     "binned_codes",
+    "dynamics_panels",
     "gather_rows",
     "median_sigma",
     "plot_dynamics",
@@ -68,8 +69,39 @@ __all__ = [
 MEASURES = ("dse", "dsmi_zy", "dsmi_zx", "binned_mi_zy", "binned_mi_zx")
 
 
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A module-name glob as a regex: ``*`` and ``?`` stay inside one dotted segment, ``**``
+    spans segments, ``[...]`` is a character class (as :mod:`fnmatch`)."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if ch == "*":
+            out.append(r"[^.]*")
+        elif ch == "?":
+            out.append(r"[^.]")
+        elif ch == "[":
+            end = pattern.find("]", i + 1)
+            if end < 0:
+                out.append(re.escape(ch))
+            else:
+                body = pattern[i + 1 : end]
+                out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
+                i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
 def _select_layers(layers: Sequence[Any], modules: Mapping[str, nn.Module]) -> dict[str, str]:
-    """Submodule names from names, glob patterns (``"encoder.*.mlp"``) or module types."""
+    """Submodule names from names, glob patterns (``"encoder.layers.*"``: ``*`` within one dotted
+    segment, ``**`` across segments) or module types."""
+    if isinstance(layers, (str, type)):
+        layers = [layers]
     out: dict[str, str] = {}
     for item in layers:
         if isinstance(item, type):
@@ -77,7 +109,8 @@ def _select_layers(layers: Sequence[Any], modules: Mapping[str, nn.Module]) -> d
             if not found:
                 raise ValueError(f"layers: the model has no submodule of type {item.__name__}")
         elif isinstance(item, str) and any(ch in item for ch in "*?[") and item not in modules:
-            found = [k for k in modules if k and fnmatch.fnmatchcase(k, item)]
+            rx = _glob_regex(item)
+            found = [k for k in modules if k and rx.match(k)]
             if not found:
                 raise ValueError(f"layers: no submodule name matches {item!r}")
         elif isinstance(item, str):
@@ -94,12 +127,20 @@ def _select_output(out: Any, selector: Any, layer: str) -> Tensor:
     if callable(selector):
         out = selector(out)
     elif isinstance(out, (tuple, list)):
-        out = out[0 if selector is None else selector]
+        index = 0 if selector is None else selector
+        if isinstance(index, bool) or not isinstance(index, int) or not -len(out) <= index < len(out):
+            raise ValueError(
+                f"layer {layer!r} returns a {type(out).__name__} of {len(out)} elements; output= must be an index "
+                f"in [{-len(out)}, {len(out)}), got {selector!r}"
+            )
+        out = out[index]
     elif isinstance(out, Mapping):
         if selector is None:
             if len(out) != 1:
                 raise ValueError(f"layer {layer!r} returns a dict with keys {sorted(out)}; choose one with output=KEY")
             selector = next(iter(out))
+        if selector not in out:
+            raise ValueError(f"layer {layer!r} returns a dict with keys {sorted(out)}; output={selector!r} is not one")
         out = out[selector]
     if not isinstance(out, Tensor):
         raise ValueError(f"layer {layer!r} output is {type(out).__name__}, not a tensor; choose one with output=")
@@ -150,6 +191,13 @@ def reduce_layer_output(
     z = out.movedim(batch_dim, 0)
     if z.ndim <= 2 or reduction == "flatten":
         return z.reshape(z.shape[0], -1)
+    if feature_dim is not None and (
+        isinstance(feature_dim, bool) or not isinstance(feature_dim, int) or not -z.ndim <= feature_dim < z.ndim
+    ):
+        raise ValueError(
+            f"feature_dim must be an integer dim of the output of layer {layer!r} (shape {shape}, batch moved to 0: "
+            f"{tuple(z.shape)}), in [{-z.ndim}, {z.ndim}), got {feature_dim!r}"
+        )
     fd = (1 if z.ndim >= 4 else z.ndim - 1) if feature_dim is None else feature_dim % z.ndim
     if fd == 0:
         raise ValueError(f"feature_dim must not be the batch dim for layer {layer!r} of shape {shape}")
@@ -454,6 +502,15 @@ class InformationMonitor:
         if isinstance(batch_dim, bool) or not isinstance(batch_dim, int):
             raise TypeError(f"batch_dim must be an integer, got {batch_dim!r}")
         _check_reduction_option(reduction)
+        if feature_dim is not None and (isinstance(feature_dim, bool) or not isinstance(feature_dim, int)):
+            raise TypeError(f"feature_dim must be None or an integer, got {feature_dim!r}")
+        if noise_std is not None:
+            noise_std = v.check_positive_number(noise_std, "noise_std")
+        for name, value, least in (("n_clusters", n_clusters, 2), ("num_repetitions", num_repetitions, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an integer, got {seed!r}")
         self.batch_dim, self.reduction, self.feature_dim, self.output = batch_dim, reduction, feature_dim, output
         self.noise_std = noise_std
         if writer is not None and not callable(getattr(writer, "add_scalar", None)):
@@ -491,7 +548,7 @@ class InformationMonitor:
         self._captured: dict[str, Tensor] = {}
         self._handles: list[Any] = []
         self._input_clusters: Tensor | None = None
-        self._input_key: tuple[int, ...] | None = None
+        self._input_key: tuple[Any, ...] | None = None
         self._projections: dict[tuple[str, int, str, torch.dtype], Tensor] = {}
 
     # ------------------------------------------------------------------ hooks
@@ -538,7 +595,7 @@ class InformationMonitor:
             raise ValueError(f"the probe inputs of shape {tuple(x.shape)} hold no probe along batch_dim={bd}")
         temporary = not self._handles
         self.attach()
-        was_training = self.model.training
+        modes = [(m, m.training) for m in self.model.modules()]  # frozen submodules stay in eval
         self.model.eval()
         chunks: dict[str, list[Tensor]] = {k: [] for k in self.layers}
         try:
@@ -548,14 +605,19 @@ class InformationMonitor:
                 n_batch = min(batch_size, total - start)
                 for k in self.layers:
                     if k not in self._captured:
-                        raise ValueError(f"layer {self.layers[k]!r} produced no tensor output in the forward pass")
+                        raise ValueError(
+                            f"layer {self.layers[k]!r} produced no output in the forward pass: its forward() did not run "
+                            f"(a submodule its parent uses without calling it, such as MultiheadAttention's out_proj, "
+                            f"or one outside the path of these inputs); choose layers by name"
+                        )
                     out = self._captured[k]
                     # upcast on the output's own device, reduce there, then move the (N, D) result
                     out = out.to(self.embedding_dtype(out.dtype))
                     z = self.reduce_output(out, n_batch, k)
                     chunks[k].append(z if self.device is None else z.to(self.device))
         finally:
-            self.model.train(was_training)
+            for m, mode in modes:
+                m.training = mode
             self._captured.clear()
             if temporary:
                 self.detach()
@@ -571,13 +633,10 @@ class InformationMonitor:
         return reduce_layer_output(out, n_probes, self.batch_dim, self.reduction, self.feature_dim, layer)
 
     # ------------------------------------------------------------------ measurements
-    def _clusters_for_inputs(self, x: Tensor) -> Tensor:
-        key = (x.shape[0], hash(x.detach().cpu().numpy().tobytes()))
-        if self._input_clusters is None or self._input_key != key:
-            flat = x.detach().reshape(x.shape[0], -1).to("cpu", torch.float64)
-            self._input_clusters = cluster_references(flat, self.n_clusters)
-            self._input_key = key
-        return self._input_clusters
+    @staticmethod
+    def _inputs_key(x: Tensor) -> tuple[Any, ...]:
+        raw = x.detach().cpu().contiguous().reshape(-1).view(torch.uint8)  # the bytes of any dtype
+        return (tuple(x.shape), x.dtype, hash(raw.numpy().tobytes()))
 
     def project(self, layer: str, z: Tensor) -> tuple[Tensor, dict[str, Any]]:
         """``z`` (N, D) of ``layer`` reduced to ``width`` dims as configured, and the record
@@ -610,7 +669,11 @@ class InformationMonitor:
         if self.device is not None:
             z = z.to(self.device)
         z = z.to(self.embedding_dtype(z.dtype))
-        v.check_finite(z, "embeddings")
+        if not bool(torch.isfinite(z).all()):
+            raise ValueError(
+                f"the embeddings of shape {tuple(z.shape)} hold NaN or inf values (a diverged layer?); "
+                f"nothing can be measured on them"
+            )
         ctx = MeasureContext(
             z,
             labels=None if y is None else y.detach(),
@@ -624,13 +687,19 @@ class InformationMonitor:
             noise_std=self.noise_std,
             kernel_dtype=self.kernel_dtype,
         )
+        key = None
         if x is not None and any("inputs" in get_measure(m).needs for m in self.measures):
-            ctx.input_clusters = self._clusters_for_inputs(x)
+            # the inputs' clusters are computed once, by the first measure that asks for them
+            key = self._inputs_key(x)
+            if self._input_key == key:
+                ctx.input_clusters = self._input_clusters
         out["sigma"] = math.nan  # first column; the value below, once the measures have run
         for name in self.measures:
             measure = get_measure(name)
             if all(getattr(ctx, need) is not None for need in measure.needs):
                 out[name] = measure.compute(ctx)
+        if key is not None and ctx.input_clusters is not None:
+            self._input_clusters, self._input_key = ctx.input_clusters, key
         # the bandwidth the kernel measures used; without them, the same rule without a kernel
         if "kernel" in ctx.cache:
             out["sigma"] = ctx.cache["kernel"].sigma
@@ -661,6 +730,10 @@ class InformationMonitor:
                 f"y has {y.reshape(-1).shape[0]} labels but the probes x of shape {tuple(x.shape)} hold {n} "
                 f"along batch_dim={self.batch_dim}{extra_hint}"
             )
+        reserved = {"epoch", "layer", "sigma", "width", "explained_variance", *self.measures}
+        clash = sorted(k for k in extra if k in reserved)
+        if clash:
+            raise ValueError(f"measure(**extra): {clash} are columns of the record itself; choose other names")
         embs = self.embeddings(x)
         inputs = x.movedim(self.batch_dim, 0) if self.batch_dim % x.ndim else x
         labels: Tensor | None = y
@@ -672,7 +745,10 @@ class InformationMonitor:
             row: dict[str, Any] = {"epoch": epoch, "layer": layer, **extra}
             z, columns = self.project(layer, z)
             row.update(columns)
-            row.update(self.measure_embeddings(z, labels, inputs_or_none))
+            try:
+                row.update(self.measure_embeddings(z, labels, inputs_or_none))
+            except ValueError as exc:
+                raise ValueError(f"layer {layer!r}: {exc}") from None
             rows.append(row)
         self.records.extend(rows)
         if self.writer is not None:  # e.g. torch.utils.tensorboard.SummaryWriter
@@ -697,20 +773,34 @@ class InformationMonitor:
         return {k: gather_rows(z, f"the embeddings of layer {k!r}") for k, z in embs.items()}, labels, gathered
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
-        write_records(self.records, path)
+        """Write the records as CSV, whatever the file's suffix."""
+        write_records(self.records, path, format="csv")
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
-        write_records(self.records, path)
+        """Write the records as JSON (non-finite values as null), whatever the file's suffix."""
+        write_records(self.records, path, format="json")
 
 
 # ---------------------------------------------------------------------- tables
 
 
-def write_records(records: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> None:
-    """Write records as CSV (``.csv``) or JSON (``.json``), columns in first-seen order."""
+def _format_of(path: str, format: str | None) -> str:
+    if format is None:
+        return "json" if path.lower().endswith(".json") else "csv"
+    if format not in ("csv", "json"):
+        raise ValueError(f"format must be None, 'csv' or 'json', got {format!r}")
+    return format
+
+
+def write_records(
+    records: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], *, format: str | None = None
+) -> None:
+    """Write records as CSV or JSON, columns in first-seen order; ``format=None`` chooses by the
+    suffix (``.json``, any case: JSON; otherwise CSV)."""
     path = os.fspath(path)
+    fmt = _format_of(path, format)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    if path.endswith(".json"):
+    if fmt == "json":
         with open(path, "w", encoding="utf-8") as f:
             # strict JSON: a value that is not finite (a failed measure) is written as null
             json.dump([_json_safe(r) for r in records], f, indent=1, default=float, allow_nan=False)
@@ -729,10 +819,15 @@ def _json_safe(record: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(val, float) and not math.isfinite(val) else val) for k, val in record.items()}
 
 
-def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Read records written by :func:`write_records` (numbers parsed back to float/int)."""
+#: Record columns that hold names, never parsed as numbers.
+_TEXT_COLUMNS = ("layer", "run")
+
+
+def read_records(path: str | os.PathLike[str], *, format: str | None = None) -> list[dict[str, Any]]:
+    """Read records written by :func:`write_records` (numbers parsed back to float/int; the
+    ``layer`` and ``run`` columns stay text)."""
     path = os.fspath(path)
-    if path.endswith(".json"):
+    if _format_of(path, format) == "json":
         with open(path, encoding="utf-8") as f:
             return list(json.load(f))
     rows = []
@@ -740,6 +835,9 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         for r in csv.DictReader(f):
             row: dict[str, Any] = {}
             for k, val in r.items():
+                if k in _TEXT_COLUMNS:
+                    row[k] = val
+                    continue
                 try:
                     num = float(val)
                     row[k] = int(num) if num.is_integer() and "." not in val and "e" not in val.lower() else num
@@ -774,13 +872,26 @@ def _series(records: Sequence[Mapping[str, Any]], key: str) -> dict[tuple[str, s
     return out
 
 
+def dynamics_panels(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The columns :func:`plot_dynamics` draws: the default measures first, then any other
+    registered measure recorded, then accuracy (when recorded)."""
+    from .measures import available_measures
+
+    present = {k for r in records for k in r}
+    names = [*MEASURES, *(m for m in available_measures() if m not in MEASURES)]
+    return [k for k in names if k in present] + (["accuracy"] if "accuracy" in present else [])
+
+
 def plot_dynamics(
     records: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], *, title: str | None = None
 ) -> None:
-    """DSE(Z), DSMI(Z;Y), DSMI(Z;X) (and accuracy when recorded) against epoch, one line per layer
-    and run (dashed for runs other than the first)."""
+    """Every recorded measure (DSE(Z), DSMI(Z;Y), DSMI(Z;X), ..., see :func:`dynamics_panels`) and
+    accuracy when recorded, against epoch, one line per layer and run (dashed for runs other than
+    the first). Records without an epoch are left out."""
+    panels = dynamics_panels(records)
+    if not panels:
+        raise ValueError("the records hold no measure or accuracy column to plot")
     plt = pyplot()
-    panels = [k for k in ("dse", "dsmi_zy", "dsmi_zx", "accuracy") if any(k in r for r in records)]
     labels = {k: measure_axis_label(k) for k in panels}
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
     runs = list(dict.fromkeys(str(r.get("run", "")) for r in records))
@@ -822,6 +933,9 @@ def plot_information_plane(
 ) -> None:
     """The information plane: I(X; Z) against I(Z; Y) per layer, points coloured by epoch,
     one panel per run."""
+    usable = [r for r in records if r.get(x_key) not in (None, "") and r.get(y_key) not in (None, "")]
+    if not usable:
+        raise ValueError(f"the records hold no row with both {x_key!r} and {y_key!r} to plot")
     plt = pyplot()
     runs = list(dict.fromkeys(str(r.get("run", "")) for r in records))
     layers = list(dict.fromkeys(str(r["layer"]) for r in records))
@@ -833,8 +947,9 @@ def plot_information_plane(
     for ax, run in zip(axes[0], runs, strict=True):
         for i, layer in enumerate(layers):
             pts = [
-                (float(r[x_key]), float(r[y_key]), float(r["epoch"]))
-                for r in records
+                # a record without an epoch is placed by its order among the layer's records
+                (float(r[x_key]), float(r[y_key]), float(r["epoch"]) if r.get("epoch") not in (None, "") else float(j))
+                for j, r in enumerate(records)
                 if str(r.get("run", "")) == run
                 and str(r["layer"]) == layer
                 and r.get(x_key) not in (None, "")

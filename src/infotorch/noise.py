@@ -234,8 +234,43 @@ def _pairwise_log_density(y: Tensor, centers: Tensor, var: Tensor, feat: Tensor)
     term_yc = fy @ (c * w).transpose(1, 2)  # Σ_e f y c w
     term_cc = f @ (c * c * w).transpose(1, 2)  # Σ_e f c² w
     maha = 0.5 * (term_yy - 2 * term_yc + term_cc).clamp_min(0)
+    maha = _refine_cancelled(maha, term_yy + term_cc, fy, yy, c, w, f)
     logc = f @ (0.5 * torch.log(2 * math.pi * var)).permute(1, 2, 0)  # (S, B1, B2)
     return maha, logc
+
+
+#: Entries more than this many nats above a row's smallest half Mahalanobis distance weigh less
+#: than e^-80 in its logsumexp: their rounding error cannot matter.
+_LSE_RANGE = 80.0
+#: Half Mahalanobis distances recomputed per chunk (times the feature count) in the refinement.
+_REFINE_CHUNK = 1 << 18
+
+
+def _refine_cancelled(maha: Tensor, scale: Tensor, fy: Tensor, yy: Tensor, c: Tensor, w: Tensor, f: Tensor) -> Tensor:
+    """The entries of the expanded square ``½(Σ y²w - 2Σ ycw + Σ c²w)`` that rounding may have
+    spoiled and that matter in the logsumexp, recomputed as ``½ Σ_e f (y - c)² w`` directly.
+
+    The expansion's rounding error is a few ulps of ``scale = Σ y²w + Σ c²w``. When the
+    components' spread is many orders of magnitude above their widths (tiny noise on large
+    activations) that error exceeds the distances themselves; only the entries near each row's
+    minimum decide the mixture density, and only those whose error exceeds ``sqrt(eps)`` are
+    recomputed, in chunks (none on data of ordinary scale)."""
+    eps = torch.finfo(maha.dtype).eps
+    with torch.no_grad():
+        err = 4.0 * eps * scale.detach()
+        m = maha.detach()
+        near = (m - m.amin(-1, keepdim=True)) < _LSE_RANGE + err
+        redo = near & (err > math.sqrt(eps))
+        if not bool(redo.any()):
+            return maha
+        s_idx, i_idx, l_idx = redo.nonzero(as_tuple=True)
+    step = max(1, _REFINE_CHUNK // max(1, yy.shape[-1]))
+    parts = []
+    for start in range(0, s_idx.numel(), step):
+        si, ii, li = s_idx[start : start + step], i_idx[start : start + step], l_idx[start : start + step]
+        diff = yy[si, ii] - c[si, li]
+        parts.append(0.5 * (f[si, ii] * diff.square() * w[si, li]).sum(-1))
+    return maha.index_put((s_idx, i_idx, l_idx), torch.cat(parts))
 
 
 def _mixture_neg_log_density(

@@ -96,6 +96,8 @@ def simulate_line(
     """
     if n < 2:
         raise ValueError(f"n must be at least 2, got {n}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
     if optimizer not in ("gap", "adam", "sgd"):
         raise ValueError(f"optimizer must be 'gap', 'adam' or 'sgd', got {optimizer!r}")
     v_fn = _potential(potential, k)
