@@ -246,10 +246,10 @@ def test_cli_empty_measure_list_and_noise_std(tmp_path, capsys):
     assert code == 2 and "names no measure" in err
     code, _, err = cli(capsys, "measure", str(tmp_path / "z.npy"), "--measure", "noisy_mi_zx")
     assert code == 2 and "--noise-std" in err
-    code, out, _ = cli(capsys, "measure", str(tmp_path / "z.npy"), "--measure", "noisy_mi_zx", "--noise-std", "1e-9")
-    assert code == 0 and json.loads(
-        cli(capsys, "measure", str(tmp_path / "z.npy"), "--measure", "noisy_mi_zx", "--noise-std", "1e-9", "--json")[1]
-    )["measures"]["noisy_mi_zx"] == pytest.approx(math.log2(30), abs=1e-9)
+    code, out, _ = cli(
+        capsys, "measure", str(tmp_path / "z.npy"), "--measure", "noisy_mi_zx", "--noise-std", "1e-9", "--json"
+    )
+    assert code == 0 and json.loads(out)["measures"]["noisy_mi_zx"] == pytest.approx(math.log2(30), abs=1e-9)
 
 
 def test_cli_argument_errors_are_one_line(capsys):

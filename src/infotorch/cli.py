@@ -314,7 +314,9 @@ def _cmd_measure(args: argparse.Namespace, out: TextIO) -> int:
         except ValueError as exc:
             raise ValueError(f"--measure: {exc}") from None
         if not wanted:
-            raise ValueError(f"--measure names no measure (got {args.measure!r}); choose from {', '.join(_measure_names())}")
+            raise ValueError(
+                f"--measure names no measure (got {args.measure!r}); choose from {', '.join(_measure_names())}"
+            )
     else:
         wanted = ["dse"] + (["dsmi_zy"] if labels is not None else []) + (["dsmi_zx"] if inputs is not None else [])
     for m in wanted:
