@@ -194,6 +194,8 @@ def _log_evidence(beta, n, K):
 
 def _moments_formula(beta, n, K):
     # Wolpert & Wolf 1995 posterior moments of H under Dirichlet(n + beta), evaluated here
+    if K > 1000:
+        return _moments_grouped(beta, n, K)
     a = np.concatenate([np.asarray(n, float), np.zeros(K - len(n))]) + beta
     A = a.sum()
     e1 = sp.digamma(A + 1) - np.sum(a / A * sp.digamma(a + 1))
@@ -203,6 +205,29 @@ def _moments_formula(beta, n, K):
     off = (np.outer(a, a) * I).sum() - (a * a * np.diag(I)).sum()
     e2 = (off + np.sum(a * (a + 1) * J)) / (A * (A + 1))
     return e1, e2
+
+
+def _moments_grouped(beta, n, K):
+    # the same sums with the K - len(n) unobserved entries (all a = beta) as one group of that
+    # multiplicity: sum_{i != k} a_i a_k I_ik = (sum w a D)^2 - T (sum w a)^2 - sum w a^2 (D^2 - T)
+    a = np.append(np.asarray(n, float) + beta, beta)
+    w = np.append(np.ones(len(n)), float(K - len(n)))
+    A = float((w * a).sum())
+    t = sp.polygamma(1, A + 2)
+    e1 = sp.digamma(A + 1) - np.sum(w * a / A * sp.digamma(a + 1))
+    D = sp.digamma(a + 1) - sp.digamma(A + 2)
+    J = (sp.digamma(a + 2) - sp.digamma(A + 2)) ** 2 + sp.polygamma(1, a + 2) - t
+    off = np.sum(w * a * D) ** 2 - t * A**2 - np.sum(w * a * a * (D * D - t))
+    e2 = (off + np.sum(w * a * (a + 1) * J)) / (A * (A + 1))
+    return e1, e2
+
+
+@pytest.mark.parametrize(("beta", "n", "K"), [(0.3, [4.0, 1.0, 0.0], 7), (0.01, [2.0, 5.0], 400), (2.0, [1.0], 50)])
+def test_grouped_moments_equal_the_outer_product_form(beta, n, K):
+    full = _moments_formula(beta, n, K)
+    grouped = _moments_grouped(beta, n, K)
+    assert grouped[0] == pytest.approx(full[0], rel=1e-12)
+    assert grouped[1] == pytest.approx(full[1], rel=1e-10)
 
 
 def _moments_by_quad_k2(beta, n):
@@ -257,7 +282,18 @@ def nsb_by_quad(n, K, k2_direct=False):
 
 @pytest.mark.parametrize(
     ("n", "K"),
-    [([4, 1, 1, 0, 0], 5), ([10, 3, 2, 1, 1, 1], 20), ([1, 1, 1], 100), ([50, 30, 20], 3), ([7, 1], 2)],
+    [
+        ([4, 1, 1, 0, 0], 5),
+        ([10, 3, 2, 1, 1, 1], 20),
+        ([1, 1, 1], 100),
+        ([50, 30, 20], 3),
+        ([7, 1], 2),
+        # huge alphabets: the posterior lies at beta ~ 1/K, far below beta = e^-30
+        ([2], 10**9),
+        ([2], 10**13),
+        ([5, 3], 10**15),
+        ([7, 6, 7], 10**12),
+    ],
 )
 def test_nsb_against_quadrature(n, K):
     ref_mean, ref_std = nsb_by_quad(n, K)
@@ -725,3 +761,71 @@ def test_batched_validation_refuses_a_tiny_fraction_as_one_row_does():
     for rows in (c, c[:1]):
         with pytest.raises(ValueError, match="whole numbers"):
             C.entropy_from_counts(rows, estimator="chao-shen")
+
+
+# --------------------------------------------------------------------------- hostile inputs (review fixes)
+
+
+def _jackknife_mp(counts: list[int]) -> float:
+    """The jackknife N·H - (N-1)/N Σ_k n_k H_{-k} by explicit leave-one-out, in 60-digit mpmath."""
+    mpmath.mp.dps = 60
+    n = [mpmath.mpf(c) for c in counts if c > 0]
+    total = sum(n)
+
+    def plug(cs: list) -> mpmath.mpf:
+        t = sum(cs)
+        return -sum(c / t * mpmath.log(c / t) for c in cs if c > 0)
+
+    loo = sum(c * plug([x - 1 if j == i else x for j, x in enumerate(n)]) for i, c in enumerate(n))
+    return float(total * plug(n) - (total - 1) / total * loo)
+
+
+@pytest.mark.parametrize("counts", [[3 * 10**14, 2 * 10**14, 10**14], [2**62, 2**62, 1], [5, 3, 1, 1], [10**9, 7]])
+def test_jackknife_at_huge_totals_matches_high_precision(counts):
+    got = C.entropy_from_counts(torch.tensor(counts, dtype=torch.float64), estimator="jackknife")
+    assert float(got) == pytest.approx(_jackknife_mp(counts), rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("estimator", C.ENTROPY_ESTIMATORS)
+def test_one_observed_category_is_zero_whatever_the_padding(estimator):
+    # K unknown: appending zero counts never changes a result (one category seen: exactly 0)
+    for row in ([3], [3, 0], [4, 0, 0]):
+        assert float(C.entropy_from_counts(torch.tensor(row), estimator=estimator)) == 0.0
+    x = torch.tensor([[4, 4, 4, 4], [1, 2, 3, 3]])
+    batched = it.entropy_from_samples(x, estimator=estimator)
+    loop = torch.stack([it.entropy_from_samples(r, estimator=estimator) for r in x])
+    assert torch.allclose(batched, loop, rtol=1e-12, atol=0)
+    # with K declared, K > 1 is the estimator's own value (NSB's posterior is not 0)
+    if estimator == "nsb":
+        assert float(C.entropy_from_counts(torch.tensor([3, 0]), estimator="nsb", num_categories=2)) > 0
+
+
+def test_chao_shen_gradients_finite_when_one_category_holds_everything():
+    for row in ([5.0, 0.0, 0.0], [5.0]):
+        c = torch.tensor(row, dtype=torch.float64, requires_grad=True)
+        C.entropy_from_counts(c, estimator="chao-shen").backward()
+        assert bool(torch.isfinite(c.grad).all())
+
+
+@pytest.mark.parametrize("estimator", ["nsb", "auto", "plugin"])
+def test_empty_batches_give_empty_results(estimator):
+    assert C.entropy_from_counts(torch.zeros(0, 3), estimator=estimator).shape == (0,)
+    assert it.entropy_from_samples(torch.zeros(0, 5, dtype=torch.long), estimator=estimator).shape == (0,)
+    r = C.entropy_estimate_from_counts(torch.zeros(0, 3), estimator="plugin", stderr="bootstrap")
+    assert r.estimate.shape == (0,) and r.stderr.shape == (0,)
+
+
+def test_bad_options_of_samples_and_the_metric_are_named():
+    x = torch.tensor([0, 1, 1, 2])
+    with pytest.raises(TypeError, match=r"num_categories must be None or a pair \(K_x, K_y\)"):
+        it.mutual_information_from_samples(x, x, num_categories=5)
+    from infotorch.metrics import DiscreteMutualInformation
+
+    metric = DiscreteMutualInformation(3, 3)
+    with pytest.raises(ValueError, match="x must hold integer class labels"):
+        metric.update(torch.tensor([0.4, 1.7, 2.9]), torch.tensor([0, 1, 2]))
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="num_x must be a positive integer"):
+            DiscreteMutualInformation(bad, 3)
+    with pytest.raises(ValueError, match="whole numbers for stderr='bootstrap'"):
+        C.entropy_estimate_from_counts(torch.tensor([1.5, 2.0]), estimator="plugin", stderr="bootstrap")

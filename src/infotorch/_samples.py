@@ -198,6 +198,10 @@ def mutual_information_from_samples(
     ky: Any = None
     kxy: Any = None
     if num_categories is not None:
+        if not isinstance(num_categories, (tuple, list)) or len(num_categories) != 2:
+            raise TypeError(
+                f"num_categories must be None or a pair (K_x, K_y) of alphabet sizes, got {num_categories!r}"
+            )
         kx, ky = num_categories
         kxy = kx * ky
 

@@ -21,6 +21,7 @@ Needs ``pip install 'infotorch[metrics]'`` (torchmetrics).
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, cast
 
 import torch
@@ -338,10 +339,18 @@ class DiscreteMutualInformation(Metric):
             raise ValueError(f"give estimator or bias_correction, not both (got {estimator!r} and {bias_correction!r})")
         chosen = estimator or bias_correction or "plugin"
         v.check_choice(chosen, ENTROPY_ESTIMATORS, "estimator")
+        for name, value in (("num_x", num_x), ("num_y", num_y)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be a positive integer (the number of classes), got {value!r}")
         self.num_x, self.num_y, self.base, self.estimator = int(num_x), int(num_y), base, chosen
         self.add_state("counts", default=torch.zeros(self.num_x, self.num_y, dtype=torch.float64), dist_reduce_fx="sum")
 
     def update(self, x: Tensor, y: Tensor, *_unused: Any, **_unused_kw: Any) -> None:
+        for name, t in (("x", x), ("y", y)):
+            if t.is_complex() or (t.is_floating_point() and not bool((t == t.round()).all())):
+                raise ValueError(
+                    f"{name} must hold integer class labels, got values such as {t.reshape(-1)[:3].tolist()}"
+                )
         x, y = x.reshape(-1).long(), y.reshape(-1).long()
         if x.shape != y.shape:
             raise ValueError(f"x and y must hold the same number of labels, got {x.shape[0]} and {y.shape[0]}")
