@@ -258,3 +258,16 @@ def test_cli_argument_errors_are_one_line(capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "--sigma" in err
+
+
+def test_library_warnings_point_at_the_callers_line():
+    import infotorch.knn as knn
+
+    x = torch.randn(60, 10, dtype=F64)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        knn.ksg_mutual_information(x, x + torch.randn(60, 10, dtype=F64))
+        model = nn.Sequential(nn.Linear(4, 4))
+        InformationMonitor(model, ["0"], measures=["binned_mi_zy"]).measure(*probes())
+    files = {w.filename for w in rec if issubclass(w.category, UserWarning)}
+    assert files == {__file__}

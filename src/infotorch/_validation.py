@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -348,3 +351,16 @@ def check_symmetric_matrix(m: Tensor, name: str) -> None:
     tol = 100 * torch.finfo(m.dtype).eps * scale if m.is_floating_point() else 0.0
     if asym > tol:
         raise ValueError(f"{name} must be symmetric, got a max asymmetry of {asym:.3g}")
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` attributed to the first caller outside the package, whatever the depth
+    of the library frames in between (a measure called by the monitor, the CLI or directly)."""
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    warnings.warn(message, category, stacklevel=level)

@@ -21,7 +21,6 @@ Add your own with :func:`register_measure`; it then appears in ``InformationMoni
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -298,11 +297,9 @@ def _binned_mi_zy(ctx: MeasureContext) -> Tensor:
     codes = ctx.codes()
     n = codes.shape[0]
     if int(codes.max()) + 1 == n:
-        warnings.warn(
+        v.warn_user(
             f"binned I(Z; Y) is saturated: every one of the {n} probes has its own bin (bins={ctx.bins}), so the "
             f"estimate equals H(Y) whatever the layer; use fewer bins, more probes, or a kNN estimator",
-            UserWarning,
-            stacklevel=3,
         )
     return mutual_information_from_samples(codes, ctx.labels.to(codes.device), base=2)
 
