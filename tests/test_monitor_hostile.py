@@ -271,3 +271,20 @@ def test_library_warnings_point_at_the_callers_line():
         InformationMonitor(model, ["0"], measures=["binned_mi_zy"]).measure(*probes())
     files = {w.filename for w in rec if issubclass(w.category, UserWarning)}
     assert files == {__file__}
+
+
+def test_report_on_awkward_records(tmp_path, capsys):
+    pytest.importorskip("plotly")
+    from infotorch.report import write_report
+
+    recs = [{"layer": "a", "dse": 1.0}, {"layer": "a", "dse": 1.5}]  # no epoch column
+    page = write_report(recs, tmp_path / "r.html")
+    assert "1.5" in open(page, encoding="utf-8").read()
+    with pytest.raises(ValueError, match=r"column 'dse' of record 1 holds 'oops', not a number"):
+        write_report([{"layer": "a", "dse": 1.0}, {"layer": "a", "dse": "oops"}], tmp_path / "r.html")
+    (tmp_path / "extra.csv").write_text("epoch,layer,dse\n0,a,1.0\n1,a,1.2,9\n")
+    code, _, err = cli(capsys, "report", str(tmp_path / "extra.csv"), "--out", str(tmp_path / "x.html"))
+    assert code == 2 and "line 3 has more cells than the header" in err
+    (tmp_path / "obj.json").write_text('{"layer": "a"}')
+    code, _, err = cli(capsys, "report", str(tmp_path / "obj.json"), "--out", str(tmp_path / "x.html"))
+    assert code == 2 and "JSON list of records" in err

@@ -829,10 +829,15 @@ def read_records(path: str | os.PathLike[str], *, format: str | None = None) -> 
     path = os.fspath(path)
     if _format_of(path, format) == "json":
         with open(path, encoding="utf-8") as f:
-            return list(json.load(f))
+            data = json.load(f)
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise ValueError(f"{path!r} must hold a JSON list of records (objects), got {type(data).__name__}")
+        return data
     rows = []
     with open(path, newline="", encoding="utf-8") as f:
-        for r in csv.DictReader(f):
+        for line, r in enumerate(csv.DictReader(f), start=2):
+            if None in r:
+                raise ValueError(f"{path!r} line {line} has more cells than the header names")
             row: dict[str, Any] = {}
             for k, val in r.items():
                 if k in _TEXT_COLUMNS:

@@ -49,9 +49,17 @@ def write_report(
         raise ImportError("the report needs plotly: pip install 'infotorch[labs]'") from None
     if isinstance(records, (str, os.PathLike)):
         records = read_records(records)
+    if not all(isinstance(r, Mapping) for r in records):
+        raise ValueError("records must be a list of records (mappings of column to value)")
     rows = [dict(r) for r in records]
     if not rows:
         raise ValueError("records must hold at least one record")
+    for i, r in enumerate(rows):
+        for k, val in r.items():
+            if k in _SKIP or val in (None, "") or isinstance(val, (int, float)):
+                continue
+            if any(isinstance(o.get(k), (int, float)) and not isinstance(o.get(k), bool) for o in rows):
+                raise ValueError(f"column {k!r} of record {i} holds {val!r}, not a number")
     if any("layer" not in r for r in rows):
         raise ValueError("every record must name its layer (a 'layer' column)")
     cols = _numeric_columns(rows)
@@ -71,13 +79,17 @@ def write_report(
     series: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         series.setdefault((str(r.get("run", "")), str(r["layer"])), []).append(r)
+    x_of: dict[int, Any] = {}  # records without an epoch: placed by their order in the series
+    for items in series.values():
+        for j, it in enumerate(items):
+            x_of[id(it)] = it["epoch"] if it.get("epoch") not in (None, "") else j
     for i, col in enumerate(panels):
         rr, cc = i // ncols + 1, i % ncols + 1
         for (run, layer), items in series.items():
             name = f"{layer} ({run})" if run else layer
             if col == "__plane__":
                 pts = [
-                    (float(it[x_key]), float(it[y_key]), it.get("epoch"))
+                    (float(it[x_key]), float(it[y_key]), x_of[id(it)])
                     for it in items
                     if it.get(x_key) not in (None, "") and it.get(y_key) not in (None, "")
                 ]
@@ -96,7 +108,7 @@ def write_report(
                         col=cc,
                     )
                 continue
-            pts2 = [(it.get("epoch"), it.get(col)) for it in items if it.get(col) not in (None, "")]
+            pts2 = [(x_of[id(it)], it.get(col)) for it in items if it.get(col) not in (None, "")]
             if pts2:
                 fig.add_trace(
                     go.Scatter(
