@@ -288,3 +288,17 @@ def test_report_on_awkward_records(tmp_path, capsys):
     (tmp_path / "obj.json").write_text('{"layer": "a"}')
     code, _, err = cli(capsys, "report", str(tmp_path / "obj.json"), "--out", str(tmp_path / "x.html"))
     assert code == 2 and "JSON list of records" in err
+
+
+def test_a_module_used_twice_in_one_forward_is_refused():
+    class Shared(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.fc2, self.act = nn.Linear(4, 4), nn.Linear(4, 4), nn.Tanh()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.act(self.fc2(self.act(self.fc1(x))))
+
+    mon = InformationMonitor(Shared(), ["act"], measures=["dse"])
+    with pytest.raises(ValueError, match="'act' ran 2 times in one forward pass"):
+        mon.measure(*probes())

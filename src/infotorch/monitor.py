@@ -546,6 +546,7 @@ class InformationMonitor:
         self.seed = seed
         self.records: list[dict[str, Any]] = []
         self._captured: dict[str, Tensor] = {}
+        self._calls: dict[str, int] = {}  # forward calls of each layer in the current probe pass
         self._handles: list[Any] = []
         self._input_clusters: Tensor | None = None
         self._input_key: tuple[Any, ...] | None = None
@@ -563,6 +564,7 @@ class InformationMonitor:
 
             def hook(_mod: nn.Module, _inp: Any, out: Any, display: str = display) -> None:
                 self._captured[display] = _select_output(out, self.output, display)
+                self._calls[display] = self._calls.get(display, 0) + 1
 
             self._handles.append(modules[name].register_forward_hook(hook))
         return self
@@ -601,9 +603,16 @@ class InformationMonitor:
         try:
             for start in range(0, total, batch_size):
                 self._captured.clear()
+                self._calls.clear()
                 self.model(x.narrow(bd, start, min(batch_size, total - start)))
                 n_batch = min(batch_size, total - start)
                 for k in self.layers:
+                    if self._calls.get(k, 0) > 1:
+                        raise ValueError(
+                            f"layer {self.layers[k]!r} ran {self._calls[k]} times in one forward pass (one module "
+                            f"used at several places, e.g. a shared activation), so which output to measure is "
+                            f"ambiguous; give each use its own module and name that"
+                        )
                     if k not in self._captured:
                         raise ValueError(
                             f"layer {self.layers[k]!r} produced no output in the forward pass: its forward() did not run "
