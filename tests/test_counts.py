@@ -829,3 +829,26 @@ def test_bad_options_of_samples_and_the_metric_are_named():
             DiscreteMutualInformation(bad, 3)
     with pytest.raises(ValueError, match="whole numbers for stderr='bootstrap'"):
         C.entropy_estimate_from_counts(torch.tensor([1.5, 2.0]), estimator="plugin", stderr="bootstrap")
+
+
+def test_jackknife_gradient_finite_at_singletons_and_zeros():
+    # the unused branch of (n - 1) log(1 - 1/n) at n <= 1 must never reach log 0
+    c = torch.tensor([3.0, 5.0, 1.0, 7.0, 0.0], dtype=torch.float64, requires_grad=True)
+    C.entropy_from_counts(c, estimator="jackknife", validate=False).backward()
+    assert bool(torch.isfinite(c.grad).all())
+
+
+@pytest.mark.parametrize("estimator", ["nsb", "bonachela", "grassberger", "auto"])
+def test_jackknife_error_bar_uses_the_same_exact_cases(estimator):
+    # the standard error from explicit leave-one-out estimates through the public function
+    counts = [5, 1]
+    n = sum(counts)
+    theta = []
+    for j, c in enumerate(counts):
+        loo = list(counts)
+        loo[j] -= 1
+        theta += [float(C.entropy_from_counts(torch.tensor(loo), estimator=estimator))] * c
+    t = np.array(theta)
+    ref = math.sqrt((n - 1) / n * ((t - t.mean()) ** 2).sum())
+    got = C.entropy_estimate_from_counts(torch.tensor(counts), estimator=estimator, stderr="jackknife")
+    assert float(got.stderr) == pytest.approx(ref, rel=1e-9)

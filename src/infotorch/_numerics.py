@@ -169,9 +169,12 @@ def log_prob_pair(probs: Tensor | None, logits: Tensor | None, dim: int | tuple[
 
 
 def joint_log_softmax(logits: Tensor, dims: tuple[int, ...]) -> Tensor:
-    """``log_softmax`` over several dimensions at once (the joint of a table)."""
-    lse = torch.logsumexp(logits, dim=dims, keepdim=True)
-    return logits - lse
+    """``log_softmax`` over several dimensions at once (the joint of a table): shifted by the
+    (detached) maximum first, so large logits keep their differences (as ``torch.log_softmax``)."""
+    top = logits.detach().amax(dim=dims, keepdim=True)
+    top = torch.where(torch.isfinite(top), top, torch.zeros((), dtype=top.dtype, device=top.device))
+    shifted = logits - top
+    return shifted - torch.logsumexp(shifted, dim=dims, keepdim=True)
 
 
 def softplus(x: Tensor) -> Tensor:

@@ -236,7 +236,7 @@ def _jackknife(c: Tensor, st: _Stats) -> Tensor:
     big = n > 1
     n_safe = _safe(n, big)
     c_big = c > 1
-    term = torch.where(c_big, (c - 1) * torch.log1p(-1.0 / _safe(c, c_big)), 0.0)
+    term = torch.where(c_big, (c - 1) * torch.log1p(-1.0 / _safe(c, c_big, 2.0)), 0.0)
     value = _plugin(c, st) - (n - 1) * torch.log1p(-1.0 / n_safe) + _sum_occupied(c, c * term, st) / n_safe
     return torch.where(big, value, 0.0)
 
@@ -733,8 +733,13 @@ def _entropy_rows(
     k = _check_num_categories(num_categories, st.m, batch, "num_categories")
     if k is not None:
         st = _Stats(st.n, st.m, k, k - st.m, True, st.w)
-    value = spec.fn(c if fp is None else fp[0], st)
-    return torch.where(_trivial(st.n, st.m, k), 0.0, value)
+    return _apply(spec.fn, c if fp is None else fp[0], st)
+
+
+def _apply(fn: Callable[[Tensor, _Stats], Tensor], c: Tensor, st: _Stats) -> Tensor:
+    """An estimator on rows of counts with the exact cases of :func:`_trivial` applied (every
+    path: the estimates, their leave-one-out and bootstrap replicates)."""
+    return torch.where(_trivial(st.n, st.m, st.k if st.given else None), 0.0, fn(c, st))
 
 
 def _trivial(n: Tensor, m: Tensor, k: Tensor | None) -> Tensor:
@@ -874,7 +879,7 @@ def _leave_one_out_cells(c: Tensor, estimator: str, k: Tensor | None) -> Tensor:
         b, d, length = var_rows.shape
         flat = var_rows.reshape(b * d, length)
         st = _Stats.of(flat, None if k is None else k[i : i + step].repeat_interleave(d))
-        theta = torch.where(st.n > 0, fn(flat, st), 0.0).reshape(b, d)
+        theta = _apply(fn, flat, st).reshape(b, d)
         match = (ci.unsqueeze(-1) == vals.unsqueeze(1)) & (vals > 0).unsqueeze(1)  # (b, L, d)
         out[i : i + step] = (match * theta.unsqueeze(1)).sum(-1)
     return out
@@ -922,7 +927,7 @@ def _bootstrap(c: Tensor, estimator: str, k: Tensor | None, n_boot: int, gen: to
     out = torch.empty(c.shape[0], n_boot, dtype=_F64, device=c.device)
     for rows, rep in _resamples(c, n_boot, gen):
         st = _Stats.of(rep, None if k is None else k[rows].repeat_interleave(n_boot))
-        out[rows] = fn(rep, st).reshape(-1, n_boot)
+        out[rows] = _apply(fn, rep, st).reshape(-1, n_boot)
     return out
 
 
@@ -1208,7 +1213,7 @@ def mutual_information_estimate_from_counts(
             parts = []
             for cnt, k in ((rt.sum(-1), kx), (rt.sum(-2), ky), (rep, kxy)):
                 st = _Stats.of(cnt, None if k is None else k[rows].repeat_interleave(nbs))
-                parts.append(fn(cnt, st))
+                parts.append(_apply(fn, cnt, st))
             mi = parts[0] + parts[1] - parts[2]
             reps[rows] = (mi.clamp_min(0.0) if clip else mi).reshape(-1, nbs)
         se = reps.std(-1)

@@ -170,9 +170,21 @@ def kl_normal(
     dt, out = nx.compute_dtype(*dtypes), nx.result_dtype(*dtypes)
     m1, lv1, m2, lv2 = (t.to(dt) for t in (mu1, log_var1, mu2, log_var2))
     d = lv1 - lv2
-    value = 0.5 * ((m1 - m2).square() * torch.exp(-lv2) + nx.expm1mx(d))
+    value = 0.5 * (_scaled_square(m1 - m2, lv2) + nx.expm1mx(d))
     value = value.expand(shape).sum(dim)
     return nx.finish(value, log_base, reduction, out)
+
+
+def _scaled_square(diff: Tensor, log_var: Tensor) -> Tensor:
+    """``diff² · e^{-log_var}`` without ``0 · inf``: in log space where ``e^{-log_var}`` would
+    overflow (tiny variances), exactly 0 where ``diff = 0``, finite gradients either way."""
+    big = -log_var > (math.log(torch.finfo(log_var.dtype).max) - 1.0)
+    big, diff, log_var = torch.broadcast_tensors(big, diff, log_var)
+    direct = diff.square() * torch.exp(-torch.where(big, 0.0, log_var))
+    zero = diff == 0
+    safe = torch.where(zero, 1.0, diff)
+    in_logs = torch.exp(2.0 * safe.abs().log() - torch.where(big, log_var, 0.0))
+    return torch.where(zero, 0.0, torch.where(big, in_logs, direct))
 
 
 def kl_to_standard_normal(

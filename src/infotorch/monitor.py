@@ -71,30 +71,55 @@ MEASURES = ("dse", "dsmi_zy", "dsmi_zx", "binned_mi_zy", "binned_mi_zx")
 
 def _glob_regex(pattern: str) -> re.Pattern[str]:
     """A module-name glob as a regex: ``*`` and ``?`` stay inside one dotted segment, ``**``
-    spans segments, ``[...]`` is a character class (as :mod:`fnmatch`)."""
-    out, i = [], 0
-    while i < len(pattern):
-        ch = pattern[i]
+    spans any number of segments (``"a.**.b"`` also matches ``"a.b"``), ``[...]`` and ``[!...]``
+    are character classes as in :mod:`fnmatch` (a negated class never matches the dot)."""
+    out, i, n = [], 0, len(pattern)
+    while i < n:
+        if pattern.startswith(".**.", i):
+            out.append(r"\.(?:.*\.)?")
+            i += 4
+            continue
+        if pattern.startswith("**.", i) and i == 0:
+            out.append(r"(?:.*\.)?")
+            i += 3
+            continue
+        if pattern.startswith(".**", i) and i + 3 == n:
+            out.append(r"(?:\..*)?")
+            i += 3
+            continue
         if pattern.startswith("**", i):
             out.append(".*")
             i += 2
             continue
+        ch = pattern[i]
         if ch == "*":
             out.append(r"[^.]*")
         elif ch == "?":
             out.append(r"[^.]")
         elif ch == "[":
-            end = pattern.find("]", i + 1)
+            j = i + 1
+            if j < n and pattern[j] == "!":
+                j += 1
+            if j < n and pattern[j] == "]":  # a leading ] is a literal, as in fnmatch
+                j += 1
+            end = pattern.find("]", j)
             if end < 0:
                 out.append(re.escape(ch))
             else:
                 body = pattern[i + 1 : end]
-                out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
+                negate = body.startswith("!")
+                chars = (body[1:] if negate else body).replace("\\", "\\\\")
+                if chars.startswith("^"):
+                    chars = "\\" + chars
+                out.append("[^." + chars + "]" if negate else "[" + chars + "]")
                 i = end
         else:
             out.append(re.escape(ch))
         i += 1
-    return re.compile("".join(out) + r"\Z")
+    try:
+        return re.compile("".join(out) + r"\Z")
+    except re.error as exc:
+        raise ValueError(f"layers: {pattern!r} is not a valid glob pattern ({exc})") from None
 
 
 def _select_layers(layers: Sequence[Any], modules: Mapping[str, nn.Module]) -> dict[str, str]:
@@ -874,14 +899,18 @@ def measure_axis_label(key: str) -> str:
 
 
 def _series(records: Sequence[Mapping[str, Any]], key: str) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
+    """Per (run, layer): x (the epoch; a record without one is placed by its order among that
+    layer's records) and the values of ``key``."""
     out: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    order: dict[tuple[str, str], int] = {}
     for r in records:
+        series = (str(r.get("run", "")), str(r["layer"]))
+        j = order[series] = order.get(series, -1) + 1
         val = r.get(key)
-        if val is None or val == "" or r.get("epoch") in (None, ""):
+        if val is None or val == "":
             continue
-        run = str(r.get("run", ""))
-        xs, ys = out.setdefault((run, str(r["layer"])), ([], []))
-        xs.append(float(r["epoch"]))
+        xs, ys = out.setdefault(series, ([], []))
+        xs.append(float(r["epoch"]) if r.get("epoch") not in (None, "") else float(j))
         ys.append(float(val))
     return out
 
@@ -901,7 +930,7 @@ def plot_dynamics(
 ) -> None:
     """Every recorded measure (DSE(Z), DSMI(Z;Y), DSMI(Z;X), ..., see :func:`dynamics_panels`) and
     accuracy when recorded, against epoch, one line per layer and run (dashed for runs other than
-    the first). Records without an epoch are left out."""
+    the first). Records without an epoch are placed by their order among their layer's records."""
     panels = dynamics_panels(records)
     if not panels:
         raise ValueError("the records hold no measure or accuracy column to plot")

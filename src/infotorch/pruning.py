@@ -18,6 +18,8 @@ Three criteria, each named for what it ranks by:
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +72,18 @@ def _layer(model: nn.Module, name: str) -> nn.Module:
     return modules[name]
 
 
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    """The model in eval mode (no dropout, frozen batch statistics), every submodule's mode restored."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
 def _capture(model: nn.Module, layer: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
     x = v.ensure_tensor(x, "x")
     if x.ndim == 0 or x.shape[0] == 0:
@@ -77,7 +91,7 @@ def _capture(model: nn.Module, layer: nn.Module, x: Tensor) -> tuple[Tensor, Ten
     store: dict[str, Any] = {}
     handle = layer.register_forward_hook(lambda _m, _i, out: store.__setitem__("z", out))
     try:
-        with torch.no_grad():
+        with torch.no_grad(), _eval_mode(model):
             logits = model(x)
     finally:
         handle.remove()
@@ -106,7 +120,7 @@ def _mask_hook(mask: Tensor, unit_dim: int) -> Any:
 def _masked_forward(model: nn.Module, layer: nn.Module, x: Tensor, mask: Tensor, unit_dim: int) -> Tensor:
     handle = layer.register_forward_hook(_mask_hook(mask, unit_dim))
     try:
-        with torch.no_grad():
+        with torch.no_grad(), _eval_mode(model):
             return model(x)
     finally:
         handle.remove()
@@ -115,9 +129,9 @@ def _masked_forward(model: nn.Module, layer: nn.Module, x: Tensor, mask: Tensor,
 def output_entropy_change(
     model: nn.Module, layer: str, x: Tensor, *, unit_dim: int = 1, absolute: bool = False
 ) -> Tensor:
-    """The importance :math:`H(\text{output}) - H(\text{output without unit } i)` of each unit: the
+    r"""The importance :math:`H(\text{output}) - H(\text{output without unit } i)` of each unit: the
     mean entropy (nats) of the model's softmax output over ``x``, minus the same with unit ``i``
-    of ``layer`` zeroed (one pass per unit). Negative where removing the unit raises the output
+    of ``layer`` zeroed (one pass per unit), with the model in eval mode (its modes restored). Negative where removing the unit raises the output
     entropy. ``absolute=True`` returns its absolute value."""
     mod = _layer(model, layer)
     z, logits = _capture(model, mod, x)
@@ -154,7 +168,8 @@ def prune_by_entropy(
     bins: int = 30,
     unit_dim: int = 1,
 ) -> PruningResult:
-    """Mask the lowest-scoring units of ``layer`` (a fraction ``0 <= amount < 1`` or a count).
+    """Mask the lowest-scoring units of ``layer`` (a fraction ``0 <= amount < 1``, rounded and
+    leaving at least one unit, or a count).
 
     ``criterion="activation"`` scores by :func:`neuron_entropy` of the unit's activations on
     ``x``; ``"output"`` by the signed importance of :func:`output_entropy_change` (lowest first:
@@ -179,7 +194,7 @@ def prune_by_entropy(
     if isinstance(amount, float) and not isinstance(amount, bool):
         if not 0.0 <= amount < 1.0:
             raise ValueError(f"amount must be a fraction in [0, 1) or a unit count, got {amount!r}")
-        k = round(amount * units)
+        k = min(round(amount * units), units - 1)  # at least one unit stays
     else:
         k = int(amount)
         if not 0 <= k < units:
