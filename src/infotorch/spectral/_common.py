@@ -38,15 +38,40 @@ def spectrum_entropy(eigvals: Tensor, t: float = 1) -> Tensor:
     underflows however large ``t`` is (``t → ∞`` tends to the multiplicity of the top eigenvalue).
     """
     mag = eigvals.abs()  # magnitudes (real, also for complex eigenvalues)
+    if mag.dtype in (torch.float16, torch.bfloat16):
+        mag = mag.float()  # half precision computes in float32
+    if not bool(torch.isfinite(mag.detach()).all()):
+        raise ValueError("eigvals must be finite, got NaN or inf eigenvalues")
     if t == 0:
         return entropy_bits(torch.full_like(mag, 1.0 / mag.numel()))
     if t == 1:
-        return entropy_bits(mag / mag.sum())
+        total = mag.sum()
+        if bool(torch.isfinite(total.detach())) and float(total.detach()) > 0:  # else the log-space path below
+            return entropy_bits(mag / total)
     positive = mag > 0
     log_mag = torch.where(positive, torch.where(positive, mag, 1.0).log(), -torch.inf)
     scaled = log_mag * t
     log_p = scaled - torch.logsumexp(scaled, dim=-1, keepdim=True)
     return entropy_bits(torch.where(positive, log_p.exp(), 0.0))
+
+
+def quadrature_entropy_bits(nodes: Tensor, weights: Tensor, n: int, t: float) -> Tensor:
+    r"""DSE in bits from quadrature nodes :math:`\theta_j` and weights :math:`w_j` of a spectral
+    measure of :math:`n` eigenvalues (stochastic Lanczos quadrature): with :math:`m_j = |\theta_j|^t`
+    and :math:`M = n \sum_j w_j m_j`, :math:`H = -\sum_j (n w_j m_j / M) \log(m_j / M)`,
+    evaluated in log space (``t log|θ|`` and ``logsumexp``), so no power overflows or underflows
+    at any ``t``; ``t = 0`` gives ``log2 n`` exactly."""
+    nodes, weights = nodes.to(torch.float64), weights.to(torch.float64)
+    if t == 0:
+        return torch.tensor(math.log2(n), dtype=torch.float64, device=nodes.device)
+    mag = nodes.abs()
+    alive = (mag > 0) & (weights > 0)
+    log_m = torch.where(alive, t * torch.where(alive, mag, 1.0).log(), -torch.inf)
+    log_w = torch.where(alive, torch.where(alive, weights, 1.0).log(), -torch.inf)
+    log_mass = math.log(n) + torch.logsumexp(log_w + log_m, dim=-1)
+    q = torch.where(alive, (math.log(n) + log_w + log_m - log_mass).exp(), 0.0)  # the mass of node j
+    plogp = (q * torch.where(alive, log_m - log_mass, 0.0)).sum()
+    return -plogp / math.log(2.0)
 
 
 def matrix_entry_entropy_of_kernel(g: Tensor) -> Tensor:

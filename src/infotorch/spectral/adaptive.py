@@ -78,7 +78,7 @@ from .. import _numerics as nx
 from .. import _validation as v
 from . import _common as c
 from . import eigen
-from .kernel import _check_time, _out_dtype, as_points, eigvalsh, small_problem_threads
+from .kernel import _check_time, _out_dtype, as_points, eigvalsh, pow2_units, small_problem_threads
 from .matrix_free import DEFAULT_MEMORY_BUDGET, _positive_int, _slq_entropy_bits
 
 __all__ = ["AdaptiveDiffusionOperator", "adaptive_diffusion_spectral_entropy"]
@@ -245,7 +245,7 @@ class AdaptiveDiffusionOperator:
         block: int | None = None,
         memory_budget: int | None = None,
     ) -> None:
-        pts = as_points(x, "x", dtype).detach()
+        pts = pow2_units(as_points(x, "x", dtype).detach())  # the kernel is scale-free: exact units
         n, dim = int(pts.shape[0]), int(pts.shape[1])
         k_req = _positive_int(k, "k")
         self.k = min(k_req, n - 1)

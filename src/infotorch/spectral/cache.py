@@ -58,6 +58,9 @@ def save_eigvals(path: str | os.PathLike[str], eigvals: Tensor, meta: dict[str, 
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **fields)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide a shared cache from its readers
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -33,7 +33,22 @@ from . import _common as c
 from . import cache as _cache
 from . import eigen
 from .graphs import anisotropic_normalize, knn_adjacency, squared_distances
-from .kernel import DiffusionKernel, _check_time, _out_dtype, _to_base_from_bits, as_points, check_sigma
+from .kernel import (
+    DiffusionKernel,
+    _check_time,
+    _out_dtype,
+    _to_base_from_bits,
+    as_points,
+    check_sigma,
+    pow2_units,
+)
+
+
+def _knn_count(knn: Any) -> int:
+    if isinstance(knn, bool) or not isinstance(knn, int) or knn < 1:
+        raise ValueError(f"knn must be a positive integer, got {knn!r}")
+    return knn
+
 
 __all__ = [
     "adjacency_spectral_entropy",
@@ -140,6 +155,10 @@ def binned_shannon_entropy(x: Tensor, bins_per_dim: int = 2, *, base: float | st
         x = x.unsqueeze(-1)
     if x.ndim != 2 or x.shape[0] < 1:
         raise ValueError(f"x must be (N, D) points with N >= 1, got shape {tuple(x.shape)}")
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        raise ValueError("x must be finite, got NaN or inf values")
+    if isinstance(bins_per_dim, bool) or not isinstance(bins_per_dim, int) or bins_per_dim < 1:
+        raise ValueError(f"bins_per_dim must be a positive integer, got {bins_per_dim!r}")
     bits = c.binned_entropy(x.detach(), bins_per_dim)
     return _to_base_from_bits(bits, base).to(x.dtype if x.is_floating_point() else torch.get_default_dtype())
 
@@ -295,7 +314,7 @@ def adjacency_spectral_entropy(
     v.check_choice(graph, GRAPHS, "graph")
     pts = as_points(x, "x", dtype)
     if graph == "knn":
-        eigvals = eigen.exact_eigvals(knn_adjacency(squared_distances(pts), int(knn)))
+        eigvals = eigen.exact_eigvals(knn_adjacency(squared_distances(pow2_units(pts)), _knn_count(knn)))
     else:
         g = DiffusionKernel.from_points(pts, check_sigma(sigma)).affinity
         eigvals = torch.linalg.eigvalsh(anisotropic_normalize(g) if graph == "anisotropic" else g)

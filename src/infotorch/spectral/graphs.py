@@ -94,9 +94,19 @@ def median_distance(z: Tensor, max_points: int = 1000) -> float:
 
 
 def median_distance_of(d2: Tensor) -> float:
-    """The median off-diagonal distance of a squared-distance matrix (1.0 when it is 0)."""
+    """The median off-diagonal distance of a squared-distance matrix (1.0 when it is 0); the
+    lower median of an even count (:func:`torch.median`), as dse-dsmi's NumPy rule is not."""
+    return float(median_distance_tensor(d2.detach()))
+
+
+def median_distance_tensor(d2: Tensor) -> Tensor:
+    """:func:`median_distance_of` as a 0-d tensor that carries the gradient of the median entry
+    (so a kernel with the median bandwidth is differentiable as the function it is)."""
     n = d2.shape[0]
     iu = torch.triu_indices(n, n, offset=1, device=d2.device)
-    d = d2[iu[0], iu[1]].sqrt()
-    med = float(d.median()) if d.numel() else 0.0
-    return med if med > 0 else 1.0
+    sq = d2[iu[0], iu[1]]
+    if sq.numel() == 0:
+        return torch.ones((), dtype=d2.dtype, device=d2.device)
+    med = sq.median()
+    positive = med > 0
+    return torch.where(positive, torch.where(positive, med, 1.0).sqrt(), 1.0)

@@ -43,7 +43,7 @@ from .. import _numerics as nx
 from .. import _validation as v
 from . import _common as c
 from . import eigen
-from .graphs import anisotropic_normalize, median_distance_of, squared_distances
+from .graphs import anisotropic_normalize, median_distance_of, median_distance_tensor, squared_distances
 
 __all__ = ["DiffusionKernel", "eigvalsh", "small_problem_threads", "subset_mutual_information"]
 
@@ -128,6 +128,18 @@ def as_points(x: Any, name: str = "x", dtype: torch.dtype | None = None) -> Tens
     return x
 
 
+def pow2_units(pts: Tensor) -> Tensor:
+    """``pts`` divided by a power of two where their squared distances would leave the dtype's
+    range (centred coordinates beyond ``max^(1/4)`` or below its inverse): exact, so every
+    neighbour rank, tie and distance ratio is kept (for the scale-free kNN graphs and the
+    adaptive kernel). Unchanged otherwise."""
+    limit = torch.finfo(pts.dtype).max ** 0.25
+    top = float((pts - pts.mean(0, keepdim=True)).detach().abs().amax()) if pts.numel() else 0.0
+    if top > limit or 0 < top < 1.0 / limit:
+        return torch.ldexp(pts, torch.tensor(-math.frexp(top)[1], dtype=pts.dtype, device=pts.device))
+    return pts
+
+
 def _out_dtype(x: Any) -> torch.dtype:
     """The dtype a spectral result is returned in: the input's floating dtype (half stays half)."""
     return x.dtype if isinstance(x, Tensor) and x.is_floating_point() else torch.get_default_dtype()
@@ -185,10 +197,17 @@ class DiffusionKernel:
             sigma = sigma if sigma == "median" else float(sigma) / c
         else:
             c = 1.0
+        if isinstance(max_median_points, bool) or not isinstance(max_median_points, int) or max_median_points < 2:
+            raise ValueError(f"max_median_points must be an integer >= 2, got {max_median_points!r}")
         d2 = squared_distances(pts)
+        sigma_t: Tensor | None = None
         if sigma == "median":
             k = min(max_median_points, d2.shape[0])
-            sigma = median_distance_of(d2[:k, :k].detach())
+            if nx.needs_grad(d2):  # the bandwidth is a function of the points: keep it in the graph
+                sigma_t = median_distance_tensor(d2[:k, :k])
+                sigma = float(sigma_t.detach())
+            else:
+                sigma = median_distance_of(d2[:k, :k])
             reported = sigma * c
         else:
             reported = float(sigma) * c
@@ -198,6 +217,9 @@ class DiffusionKernel:
                 f"sigma must be at least {math.sqrt(torch.finfo(pts.dtype).tiny):.3g} to form a kernel in {pts.dtype}, "
                 f"got {sigma!r}"
             )
+        if sigma_t is not None:
+            g = torch.exp(d2 * (-0.5 / sigma_t.square()))
+            return cls(g, reported)
         scale = -1.0 / two_var
         g = torch.exp(d2 * scale) if nx.needs_grad(d2) else d2.mul_(scale).exp_()
         return cls(g, reported)
@@ -246,7 +268,20 @@ class DiffusionKernel:
     ) -> Tensor:
         """DSE at diffusion time ``t`` (``t = 0`` gives ``log N``), in the unit of ``base``."""
         t = _check_time(t)
-        solver = self.resolve_solver(solver)
+        resolved = self.resolve_solver(solver)
+        if resolved == "lanczos" and nx.needs_grad(self.affinity):
+            if solver != "auto":
+                raise ValueError(
+                    "solver='lanczos' is not differentiable (its recursion is not recorded); use solver='exact' "
+                    "for a gradient, or detach the points"
+                )
+            resolved = "exact"  # "auto" with a gradient to keep: the differentiable solver
+        solver = resolved
+        for name, value in (("lanczos_steps", lanczos_steps), ("lanczos_probes", lanczos_probes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an integer, got {seed!r}")
         gen = torch.Generator().manual_seed(int(seed))
         if solver == "lanczos":
             bits = _lanczos_entropy(self.operator(), t, int(lanczos_steps), int(lanczos_probes), gen)
@@ -277,6 +312,9 @@ class DiffusionKernel:
         ``num_repetitions`` random subsets of the size of class ``y``; see
         :func:`subset_mutual_information` for the draws and ``max_block``. Exact solver."""
         t = _check_time(t)
+        count = _labels_count(labels)
+        if count != self.n:
+            raise ValueError(f"labels must hold one label per point of the kernel: {count} labels for {self.n} points")
 
         g = self.affinity
 
@@ -314,6 +352,15 @@ class DiffusionKernel:
         return _to_base_from_bits(bits, base)
 
 
+def _labels_count(labels: Any) -> int:
+    try:
+        return int(torch.as_tensor(labels).reshape(-1).shape[0])
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(
+            f"labels must be integer class labels (a tensor or a list of ints), got {labels!r:.80}"
+        ) from None
+
+
 def _check_time(t: Any) -> float:
     if isinstance(t, bool):
         raise TypeError(f"t must be a finite number >= 0, got {t!r}")
@@ -332,12 +379,7 @@ def _lanczos_entropy(k: Tensor, t: float, steps: int, probes: int, gen: torch.Ge
         raise ValueError(f"lanczos_steps and lanczos_probes must be positive integers, got {steps} and {probes}")
     n = k.shape[0]
     nodes, weights = eigen.deflated_lanczos_spectrum(k, steps=steps, probes=probes, generator=gen)
-    mag = nodes.abs() ** t
-    mass = n * (weights * mag).sum()  # tr |K|^t
-    positive = mag > 0
-    logm = torch.where(positive, mag, torch.ones((), dtype=mag.dtype, device=mag.device)).log()
-    plogp = n * (weights * mag * (logm - mass.log())).sum() / mass  # Σ p log p
-    return -plogp / math.log(2.0)
+    return c.quadrature_entropy_bits(nodes, weights, n, t).to(nodes.dtype)
 
 
 def subset_mutual_information(
@@ -363,6 +405,7 @@ def subset_mutual_information(
     """
     if isinstance(num_repetitions, bool) or not isinstance(num_repetitions, int) or num_repetitions < 1:
         raise ValueError(f"num_repetitions must be a positive integer, got {num_repetitions!r}")
+    _labels_count(labels)  # a clear error for labels that are not numbers
     lab = torch.as_tensor(labels).reshape(-1)
     if lab.is_floating_point():
         if not bool(torch.isfinite(lab).all()) or not bool((lab == lab.round()).all()):

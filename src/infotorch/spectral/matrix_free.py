@@ -72,6 +72,7 @@ from torch import Tensor
 from .. import _numerics as nx
 from .. import _validation as v
 from . import eigen
+from ._common import quadrature_entropy_bits
 from .graphs import median_distance_of, squared_distances
 from .kernel import (
     SMALL_PROBLEM,
@@ -143,6 +144,18 @@ def median_sigma(x: Tensor, max_points: int = 1000) -> float:
     :meth:`DiffusionKernel.from_points`."""
     k = min(_positive_int(max_points, "max_median_points"), x.shape[0])
     return median_distance_of(squared_distances(x[:k].detach()))
+
+
+def _safe_units(pts: Tensor, sigma: Any) -> tuple[Tensor, Any, float]:
+    """``(points, sigma, c)`` with the points measured in units of ``c`` (their largest centred
+    coordinate) where their squares would leave the dtype's range, as
+    :meth:`DiffusionKernel.from_points` does: DSE(x, σ) = DSE(x/c, σ/c). ``c = 1`` otherwise."""
+    sig = check_sigma(sigma)
+    limit = torch.finfo(pts.dtype).max ** 0.25
+    c = float((pts - pts.mean(0, keepdim=True)).abs().amax()) if pts.numel() else 0.0
+    if c > limit or 0 < c < 1.0 / limit:
+        return pts / c, (sig if sig == "median" else float(sig) / c), c
+    return pts, sig, 1.0
 
 
 def _resolve_sigma(pts: Tensor, sigma: Any, max_median_points: int) -> float:
@@ -230,8 +243,9 @@ class MatrixFreeDiffusionOperator:
         progress: Callable[[int], None] | None = None,
         process_group: Any = None,
     ) -> None:
-        pts = as_points(x, "x", dtype).detach()
-        self.sigma = _resolve_sigma(pts, sigma, max_median_points)
+        pts, sigma, units = _safe_units(as_points(x, "x", dtype).detach(), sigma)
+        sigma_units = _resolve_sigma(pts, sigma, max_median_points)
+        self.sigma = sigma_units * units  # in the points' own units
         n = int(pts.shape[0])
         self.process_group = process_group
         self.rank, self.world_size = (0, 1) if process_group is None else _group_layout(process_group)
@@ -244,7 +258,7 @@ class MatrixFreeDiffusionOperator:
         self.block = min(_positive_int(block, "block"), n)
         centred = pts - pts.mean(dim=0, keepdim=True)
         sq = (centred * centred).sum(dim=1)
-        self._scale = -1.0 / (2.0 * self.sigma * self.sigma)
+        self._scale = -1.0 / (2.0 * sigma_units * sigma_units)
         # the exponents scale·‖x_i − x_j‖² as one matrix product of augmented rows,
         # [−2·scale·x_i, scale·‖x_i‖², scale] · [x_j, 1, ‖x_j‖²]: one stored copy of the points
         # (the right factor; the left one is formed per strip)
@@ -363,13 +377,7 @@ def _slq_entropy_bits(nodes: Tensor, weights: Tensor, n: int, t: float) -> Tenso
     r"""DSE in bits from SLQ nodes and weights of :math:`K`:
     :math:`H = \log M - \frac{1}{M}\,n\sum_j w_j m_j \log m_j`, :math:`m_j = |\theta_j|^t`,
     :math:`M = n\sum_j w_j m_j \approx \mathrm{tr}|K|^t`."""
-    nodes, weights = nodes.to(torch.float64), weights.to(torch.float64)
-    if t == 0:
-        return torch.tensor(math.log2(n), dtype=torch.float64, device=nodes.device)
-    mag = nodes.abs() ** t
-    mass = n * (weights * mag).sum()
-    mlogm = n * (weights * nx.xlogy(mag, mag)).sum()
-    return (mass.log() - mlogm / mass) / _LN2
+    return quadrature_entropy_bits(nodes, weights, n, t)
 
 
 def matrix_free_entropy(
@@ -523,7 +531,7 @@ def matrix_free_mutual_information(
     steps, probes, top, power_iters = _slq_options(steps, probes, top, power_iters, tol)
     log_base = v.check_base(base)
     begin = time.perf_counter()
-    pts = as_points(x, "x", dtype).detach()
+    pts, sigma, units = _safe_units(as_points(x, "x", dtype).detach(), sigma)
     lab = _labels(labels, pts.shape[0])
     sig = _resolve_sigma(pts, sigma, max_median_points)
     bar = _Progress(progress, "matrix-free DSMI")
@@ -559,7 +567,7 @@ def matrix_free_mutual_information(
         "classes": int(torch.unique(lab).numel()),
     }
     return ScaleResult(
-        value, "matrix-free", sig, int(pts.shape[0]), tally["passes"], time.perf_counter() - begin, details
+        value, "matrix-free", sig * units, int(pts.shape[0]), tally["passes"], time.perf_counter() - begin, details
     )
 
 
@@ -742,10 +750,12 @@ def nystrom_entropy(
         t = _check_time(t)
         v.check_choice(correction, CORRECTIONS, "correction")
         m_req = _positive_int(landmarks, "landmarks")
+        if isinstance(rcond, bool) or not isinstance(rcond, (int, float)) or not 0 <= rcond < 1:
+            raise ValueError(f"rcond must be a number in [0, 1), got {rcond!r}")
         steps, probes, top = _positive_int(steps, "steps"), _positive_int(probes, "probes"), _positive_int(top, "top")
         log_base = v.check_base(base)
         begin = time.perf_counter()
-        pts = as_points(x, "x", dtype).detach()
+        pts, sigma, units = _safe_units(as_points(x, "x", dtype).detach(), sigma)
         sig = _resolve_sigma(pts, sigma, max_median_points)
         n = int(pts.shape[0])
         m = min(m_req, n)
@@ -816,4 +826,4 @@ def nystrom_entropy(
         bits = _slq_entropy_bits(nodes, weights, n, t)
         value = nx.bits_to(bits, log_base).to(_result_dtype(x))
         details = {"landmarks": m, "rank": int(keep.sum()), "correction": correction, "steps": steps, "probes": probes}
-        return ScaleResult(value, "nystrom", sig, n, products, time.perf_counter() - begin, details)
+        return ScaleResult(value, "nystrom", sig * units, n, products, time.perf_counter() - begin, details)

@@ -23,9 +23,17 @@ from torch import Tensor
 from .. import _validation as v
 from . import _common as c
 from . import eigen
-from .entropy import GRAPHS
+from .entropy import GRAPHS, _knn_count
 from .graphs import anisotropic_normalize, knn_adjacency, squared_distances
-from .kernel import DiffusionKernel, _out_dtype, _to_base_from_bits, as_points, check_sigma, subset_mutual_information
+from .kernel import (
+    DiffusionKernel,
+    _out_dtype,
+    _to_base_from_bits,
+    as_points,
+    check_sigma,
+    pow2_units,
+    subset_mutual_information,
+)
 
 __all__ = ["adjacency_spectral_mutual_information", "cluster_references", "diffusion_spectral_mutual_information"]
 
@@ -175,14 +183,16 @@ def adjacency_spectral_mutual_information(
     pts = as_points(x, "x", dtype)
     lab = _labels(labels, pts.shape[0])
     base_matrix = (
-        squared_distances(pts) if graph == "knn" else DiffusionKernel.from_points(pts, check_sigma(sigma)).affinity
+        squared_distances(pow2_units(pts))
+        if graph == "knn"
+        else DiffusionKernel.from_points(pts, check_sigma(sigma)).affinity
     )
 
     def block_entropy(idx: Tensor) -> Tensor:
         i = idx.to(base_matrix.device)
         blk = base_matrix.index_select(0, i).index_select(1, i)
         if graph == "knn":
-            return c.spectrum_entropy(eigen.exact_eigvals(knn_adjacency(blk, min(int(knn), blk.shape[0]))))
+            return c.spectrum_entropy(eigen.exact_eigvals(knn_adjacency(blk, min(_knn_count(knn), blk.shape[0]))))
         if graph == "anisotropic":
             blk = anisotropic_normalize(blk)
         return c.spectrum_entropy(torch.linalg.eigvalsh(blk))

@@ -57,22 +57,37 @@ def normalized_gram(x: Tensor, sigma: float = 1.0, kernel: str = "gaussian") -> 
         raise ValueError(f"x must be 2-D (N points, D features), got shape {tuple(x.shape)}")
     if kernel not in _KERNELS:
         raise ValueError(f"kernel must be one of {_KERNELS}, got {kernel!r}")
+    if x.is_complex():
+        raise TypeError(f"x must be a real tensor, got dtype {x.dtype}")
+    if not x.is_floating_point() or x.dtype in (torch.float16, torch.bfloat16):
+        x = x.to(torch.float32 if x.is_floating_point() else torch.get_default_dtype())  # half computes in float32
     v.check_finite(x, "x")
     n = x.shape[0]
     if kernel == "gaussian":
         s = v.check_positive_number(sigma, "sigma")
+        # A(x, σ) = A(x/c, σ/c): points whose squares would leave the dtype's range in units of c
+        limit = torch.finfo(x.dtype).max ** 0.25
+        c = float((x - x.mean(0, keepdim=True)).detach().abs().amax())
+        if c > limit or 0 < c < 1.0 / limit:
+            x, s = x / c, s / c
         if 2 * s * s < torch.finfo(x.dtype if x.is_floating_point() else torch.float32).tiny:
             raise ValueError(
                 f"sigma must be at least {math.sqrt(torch.finfo(x.dtype).tiny):.3g} for {x.dtype}, got {sigma!r}"
             )
         d2 = squared_distances(x)
         return torch.exp(d2 * (-1.0 / (2 * s * s))) / n
+    x = x / x.detach().abs().amax(dim=1, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)  # cosine: per-row scale
     k = x @ x.T
     diag = k.diagonal()
     if bool((diag <= 0).any()):
         raise ValueError("x must have no zero rows for the linear (cosine) kernel")
     inv = diag.rsqrt()
     return inv[:, None] * k * inv[None, :] / n
+
+
+def _out_dtype(x: Any) -> torch.dtype:
+    """The dtype of a result: the points' floating dtype (half included), else the default."""
+    return x.dtype if isinstance(x, Tensor) and x.is_floating_point() else torch.get_default_dtype()
 
 
 def _check_alpha(alpha: Any) -> float:
@@ -124,8 +139,9 @@ def matrix_renyi_entropy(
     """
     a = _check_alpha(alpha)
     log_base = math.log(2.0) if base == 2 else v.check_base(base)
+    x = v.ensure_tensor(x, "x")
     gram = normalized_gram(x, sigma, kernel)
-    return _entropy_of_gram(gram, a, log_base).to(x.dtype)
+    return _entropy_of_gram(gram, a, log_base).to(_out_dtype(x))
 
 
 def matrix_renyi_joint_entropy(
@@ -143,7 +159,7 @@ def matrix_renyi_joint_entropy(
     :math:`S_\alpha(A \circ B / \mathrm{tr}(A \circ B))`."""
     a, log_base, ga, gb = _paired_grams(x, y, alpha, sigma_x, sigma_y, kernel, base)
     joint = ga * gb
-    return _entropy_of_gram(joint / joint.trace(), a, log_base).to(x.dtype)
+    return _entropy_of_gram(joint / joint.trace(), a, log_base).to(_out_dtype(x))
 
 
 def _paired_grams(
@@ -152,7 +168,8 @@ def _paired_grams(
     """Validated ``(alpha, ln base, A, B)`` for a pair of point sets."""
     a = _check_alpha(alpha)
     log_base = math.log(2.0) if base == 2 else v.check_base(base)
-    if x.shape[0] != y.shape[0]:
+    x, y = v.ensure_tensor(x, "x"), v.ensure_tensor(y, "y")
+    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must hold the same number of points, got {x.shape[0]} and {y.shape[0]}")
     return a, log_base, normalized_gram(x, sigma_x, kernel), normalized_gram(y, sigma_y, kernel)
 
@@ -186,4 +203,4 @@ def matrix_renyi_mutual_information(
         + _entropy_of_gram(gb, a, log_base)
         - _entropy_of_gram(joint / joint.trace(), a, log_base)
     )
-    return value.to(x.dtype)
+    return value.to(_out_dtype(x))
