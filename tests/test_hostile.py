@@ -272,3 +272,110 @@ def test_complex_inputs_are_type_errors_and_too_many_clusters_a_named_error(file
     assert cli.main(["measure", "ok.npy", "--inputs", "ok.npy", "--clusters", "100"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "n_clusters must lie in [2, N)" in err[0]
+
+
+# --------------------------------------------------------------------------- review fixes (classical toolbox)
+
+
+def test_kl_normal_with_tiny_variances():
+    import infotorch as it
+
+    mu, lv = torch.tensor([0.3], dtype=torch.float16), torch.tensor([-90.0], dtype=torch.float16)
+    assert float(it.kl_normal(mu, lv, mu, lv)) == 0.0
+    # closed form: ½ (Δμ² e^{-lv2}) with equal variances; Δμ = 1e-20, lv = -90: ½ · 1e-40 · e^90
+    got = it.kl_normal(torch.tensor([1e-20]), torch.tensor([-90.0]), torch.zeros(1), torch.tensor([-90.0]))
+    assert float(got) == pytest.approx(0.5 * 1e-40 * math.exp(90), rel=1e-5)
+    m1 = torch.tensor([0.0], requires_grad=True)
+    it.kl_normal(m1, torch.tensor([-90.0]), torch.zeros(1), torch.tensor([-90.0])).backward()
+    assert bool(torch.isfinite(m1.grad).all())
+
+
+def test_joint_measures_from_large_logits():
+    import infotorch as it
+
+    joint = torch.tensor([[1e8, 0.0], [0.0, 1e8]])
+    assert float(it.mutual_information(logits=joint)) == pytest.approx(math.log(2), abs=1e-6)
+    assert float(it.joint_entropy(logits=joint)) == pytest.approx(math.log(2), abs=1e-6)
+    assert float(it.mutual_information(logits=joint / 10)) <= math.log(2) + 1e-6
+
+
+def test_js_divergence_of_near_identical_float32_distributions():
+    from scipy.spatial.distance import jensenshannon
+
+    import infotorch as it
+
+    p, q = torch.tensor([0.3, 0.7]), torch.tensor([0.3003, 0.6997])
+    ref = jensenshannon(p.double().numpy(), q.double().numpy()) ** 2  # the float32 inputs, exactly
+    assert float(it.js_divergence(p, q)) == pytest.approx(ref, rel=1e-4)
+    g = torch.Generator().manual_seed(0)
+    a = torch.softmax(torch.randn(200, 6, generator=g), -1)
+    b = torch.softmax(a.log() + 1e-3 * torch.randn(200, 6, generator=g), -1)
+    assert bool((it.js_divergence(a, b) >= 0).all())
+
+
+def test_pruning_scores_in_eval_mode_and_keeps_a_unit():
+    from torch import nn
+
+    from infotorch.pruning import prune_by_entropy
+
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Dropout(0.5), nn.Linear(6, 3))
+    x = torch.randn(50, 4)
+    stats = m[1].running_mean.clone()
+    r1 = prune_by_entropy(m, "2", x, amount=2, criterion="output")
+    r1.handle.remove()
+    r2 = prune_by_entropy(m, "2", x, amount=2, criterion="output")
+    r2.handle.remove()
+    assert torch.equal(r1.pruned, r2.pruned) and torch.equal(m[1].running_mean, stats) and m.training
+    small = nn.Sequential(nn.Linear(4, 2), nn.ReLU(), nn.Linear(2, 2))
+    res = prune_by_entropy(small, "1", x, amount=0.75)
+    assert int(res.mask.sum()) == 1
+
+
+def test_adaptive_epsilon_gradient_is_exact():
+    from torch.autograd import gradcheck
+
+    from infotorch.interpolated import interpolated_density_entropy as ide
+
+    x = torch.randn(2, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    assert gradcheck(lambda a: ide(a, 1e-2, adaptive_epsilon=True), (x,))
+
+
+def test_mixture_entropy_out_of_range_is_named():
+    from infotorch.noise import mixture_entropy
+
+    x = torch.randn(8, 2, 3, generator=torch.Generator().manual_seed(0))
+    sd = torch.full((8, 2, 3), 1e-20)
+    with pytest.raises(ValueError, match="exceeds the range of torch.float32"):
+        mixture_entropy(x, torch.randn(4, 2, 3), torch.zeros_like(x), sd)
+
+
+def test_infonce_with_negative_keys_checks_and_widens():
+    from infotorch.nn.contrastive import InfoNCELoss
+
+    q, k, neg = torch.randn(8, 4), torch.randn(8, 4), torch.randn(16, 4)
+    loss = InfoNCELoss(normalize=False)
+    bad = q.clone()
+    bad[0, 0] = math.nan
+    with pytest.raises(ValueError, match="query must be finite"):
+        loss(bad, k, neg)
+    ref = loss(q.double(), k.double(), neg.double())
+    half = loss(q.bfloat16(), k.bfloat16(), neg.bfloat16())
+    wide = loss(q.bfloat16().float(), k.bfloat16().float(), neg.bfloat16().float())
+    assert half.dtype == torch.bfloat16 and float(half) == pytest.approx(float(wide), rel=1e-2)
+    assert math.isfinite(float(ref))
+
+
+def test_small_validation_gaps_of_the_toolbox():
+    import infotorch as it
+    from infotorch.nn.models import VAE, VariationalIB
+    from infotorch.penalties import softmax_assignment_entropy
+
+    with pytest.raises(ValueError, match="at least one category"):
+        it.entropy(torch.empty(2, 0))
+    with pytest.raises(ValueError, match="dim must be in"):
+        softmax_assignment_entropy(torch.randn(3, 4), dim=5)
+    with pytest.raises(ValueError, match="beta must be a finite number"):
+        VariationalIB(4, 2, 3, beta=math.nan)
+    with pytest.raises(ValueError, match="beta must be a finite number"):
+        VAE(4, 2, beta=-1.0)

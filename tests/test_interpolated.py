@@ -133,11 +133,11 @@ def test_hvp_and_hessian_against_torch_func():
     torch.testing.assert_close(
         it.interpolated_density_entropy_hvp(x, vec, epsilon=1e-6), full @ vec, rtol=1e-8, atol=1e-10
     )
-    dense = it.interpolated_density_entropy_hessian(x)
+    dense = it.interpolated_density_entropy_hessian(x, epsilon=1e-6)  # the naive reference's epsilon
     torch.testing.assert_close(dense, full, rtol=1e-8, atol=1e-10)
     torch.testing.assert_close(dense.sum(-1), torch.zeros(9, dtype=D), atol=1e-10, rtol=0)  # H·1 = 0
     # the structure: band of half-width 3 plus rank two, in sorted order
-    sh = it.interpolated_density_entropy_structured_hessian(x)
+    sh = it.interpolated_density_entropy_structured_hessian(x, epsilon=1e-6)
     perm = sh.perm[0]
     sorted_full = full[perm][:, perm]
     assert sh.band.shape == (1, 7, 9) and sh.low_rank.shape == (1, 9, 2)
@@ -148,7 +148,7 @@ def test_hvp_and_hessian_against_torch_func():
     assert sorted_full[0, 8].abs() > 1e-6  # while the Hessian itself is dense
     # several rows at once
     xb = torch.randn(3, 8, generator=torch.Generator().manual_seed(12), dtype=D)
-    dense_b = it.interpolated_density_entropy_hessian(xb)
+    dense_b = it.interpolated_density_entropy_hessian(xb, epsilon=1e-6)
     for r in range(3):
         torch.testing.assert_close(
             dense_b[r], torch.func.hessian(lambda t: naive(t).sum())(xb[r]), rtol=1e-8, atol=1e-10
@@ -158,7 +158,9 @@ def test_hvp_and_hessian_against_torch_func():
         ref = torch.autograd.functional.hessian(
             lambda t, w=window: it.interpolated_density_entropy(t, window=w, epsilon=1e-6).sum(), x
         )
-        torch.testing.assert_close(it.interpolated_density_entropy_hessian(x, window=window), ref, rtol=1e-7, atol=1e-9)
+        torch.testing.assert_close(
+            it.interpolated_density_entropy_hessian(x, window=window, epsilon=1e-6), ref, rtol=1e-7, atol=1e-9
+        )
 
 
 def test_fisher_diag_and_natural_gradient():
@@ -285,3 +287,14 @@ def test_properties(values, shift):
         assert h <= math.log(span) + 1e-9  # uniform on [s_1, s_n] is the maximum
         assert float(it.interpolated_density_entropy(x + shift, epsilon=1e-9)) == pytest.approx(h, rel=1e-6, abs=1e-6)
     assert math.isfinite(h)
+
+
+def test_hessian_and_hvp_share_their_default_epsilon():
+    x = torch.randn(2, 8, generator=torch.Generator().manual_seed(3), dtype=D) * 1e-6
+    vec = torch.randn(2, 8, generator=torch.Generator().manual_seed(4), dtype=D)
+    hv = it.interpolated_density_entropy_hvp(x, vec)
+    dense = it.interpolated_density_entropy_hessian(x)
+    # the default (relative) epsilon held fixed in the Hessian: agreement to its stated 1e-7-ish
+    torch.testing.assert_close(
+        (dense @ vec.unsqueeze(-1)).squeeze(-1), hv, rtol=1e-5, atol=1e-5 * float(hv.abs().max())
+    )

@@ -80,8 +80,14 @@ def _distribution(
     given = v.ensure_tensor(p if p is not None else logits, name_p if p is not None else name_logits)
     if isinstance(dim, (tuple, list)):
         dim = v.check_dims(given, dim, "dims")
+        empty = any(given.shape[d] == 0 for d in dim)
     else:
-        v.check_dim(given, dim)
+        empty = given.shape[v.check_dim(given, dim)] == 0
+    if empty:
+        raise ValueError(
+            f"{name_p if p is not None else name_logits} must hold at least one category along dim {dim}, "
+            f"got shape {tuple(given.shape)}"
+        )
     if validate:
         if p is not None:
             v.check_probabilities(given, name_p, dim)

@@ -746,7 +746,7 @@ def _prepare(
         _check_epsilon_dtype(e, dt)
         eps = torch.full((rows.shape[0], 1), e, dtype=dt, device=x.device)
     if adaptive_epsilon and rows.shape[-1] > 1:
-        std = rows.detach().std(dim=-1, keepdim=True)
+        std = rows.std(dim=-1, keepdim=True)  # in the graph: epsilon is then a function of x
         eps = eps * std.clamp(1e-3, 1e3)
     return rows, eps, out, batch
 
@@ -968,9 +968,14 @@ def _interpolated(
     eps_y = eps / c_det
     if interpolation == "linear":
         want_grad = torch.is_grad_enabled() and (rows.requires_grad or tau.requires_grad)
-        h, p_sorted, s, perm, _ = _InterpolatedEntropy.apply(
+        h, p_sorted, s, perm, ds = _InterpolatedEntropy.apply(
             rows, tau.to(rows.dtype), eps_y, c_det, window, want_grad, epsilon is None, return_density
         )
+        if adaptive_epsilon and epsilon is not None and ds.numel() and eps.requires_grad:
+            # ε = e·clamp(std(x)) depends on x: add (∂H/∂ε)·∇ε, where the scale identity
+            # H(a x; a ε) = H(x; ε) + log a gives ∂H/∂ε = (1 - s·∂H/∂s) / ε (s sorted, ε fixed)
+            dh_de = (1.0 - (s * ds).sum(-1, keepdim=True)) / eps.detach()
+            h = h + dh_de * (eps - eps.detach())
         h = torch.where(degenerate, torch.log((n - 1) * eps), h)  # no data-dependent branch (vmap, compile)
         if not return_density:
             return shape_out(h)

@@ -94,7 +94,7 @@ class StructuredHessian(NamedTuple):
 
 
 def interpolated_density_entropy_structured_hessian(
-    x: Tensor, *, epsilon: float = 1e-6, window: int = 1
+    x: Tensor, *, epsilon: float | None = None, window: int = 1
 ) -> StructuredHessian:
     """The exact Hessian of each row in its O(n) banded-plus-rank-two form (see
     :func:`interpolated_density_entropy_hessian`)."""
@@ -102,7 +102,7 @@ def interpolated_density_entropy_structured_hessian(
 
 
 def interpolated_density_entropy_hessian(
-    x: Tensor, *, structured: bool = False, epsilon: float = 1e-6, window: int = 1
+    x: Tensor, *, structured: bool = False, epsilon: float | None = None, window: int = 1
 ) -> Any:
     r"""The exact Hessian of H in each row, in O(n) work and storage (structured form).
 
@@ -122,6 +122,13 @@ def interpolated_density_entropy_hessian(
     Returns the dense ``(..., n, n)`` Hessian in the input's order (O(n²) memory);
     :func:`interpolated_density_entropy_structured_hessian` returns the O(n) structured form
     (``structured=True`` here is its deprecated spelling).
+
+    ``epsilon`` as :func:`~infotorch.interpolated.interpolated_density_entropy` (the same default,
+    so ``hessian(x) @ v`` equals :func:`interpolated_density_entropy_hvp` ``(x, v)`` with the
+    same arguments): an absolute epsilon gives the exact Hessian; with the default relative
+    epsilon (proportional to the row's range) that epsilon is held at its value at ``x``, leaving
+    out its own dependence on the range (about 1e-7 relative on random rows, more where gaps are
+    comparable to epsilon).
     """
     if structured:
         warnings.warn(
@@ -137,7 +144,7 @@ def interpolated_density_entropy_hessian(
     return _hessian(x, epsilon, window).dense().reshape(*rows_shape[:-1], n, n).to(x.dtype)
 
 
-def _hessian(x: Tensor, epsilon: float, window: int) -> StructuredHessian:
+def _hessian(x: Tensor, epsilon: float | None, window: int) -> StructuredHessian:
     rows, eps, _, _batch = _prepare(x, epsilon, False, False)
     n = rows.shape[-1]
     window = int(window)

@@ -396,7 +396,21 @@ def mixture_entropy(
     if losses is not None:
         losses["gaussian_mixture_mahalanobis_distance_loss"] = _masked_mean(maha, positions).to(out)
         losses["gaussian_mixture_log_constants_and_determinant_loss"] = _masked_mean(logc, positions).to(out)
+    _check_range(h, out, stds)
     return h.to(out)
+
+
+def _check_range(value: Tensor, out: torch.dtype, stds: Tensor) -> None:
+    """Refuse an estimate that is finite in the compute dtype but would overflow the output dtype."""
+    if (
+        out != value.dtype
+        and bool(torch.isfinite(value.detach()))
+        and abs(float(value.detach())) > torch.finfo(out).max
+    ):
+        raise ValueError(
+            f"the estimate ({float(value.detach()):.3g} nats) exceeds the range of {out}: stds (smallest "
+            f"{float(stds.detach().abs().amin()):.3g}) are negligible against the data's spread; pass float64 inputs"
+        )
 
 
 def gaussian_mixture_entropy(
@@ -566,11 +580,7 @@ def sub_batch_mutual_information(
         "mutual_information_loss": mi.to(out),
         "std_log_loss": gaussian_entropy_log_loss(stds, full_mask),
     }
-    if out != mi.dtype and bool(torch.isfinite(mi.detach())) and abs(float(mi.detach())) > torch.finfo(out).max:
-        raise ValueError(
-            f"the estimate ({float(mi.detach()):.3g} nats) exceeds the range of {out}: stds (smallest "
-            f"{float(stds.detach().abs().amin()):.3g}) are negligible against the data's spread; pass float64 inputs"
-        )
+    _check_range(mi, out, stds)
     estimate = mi.to(out)
     if not bounds:
         return SubBatchMutualInformation(estimate, estimate, None, losses)

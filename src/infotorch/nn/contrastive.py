@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .. import _numerics as nx
 from .. import _validation as v
 from ..variational import _infonce_rows, _scores
 
@@ -107,10 +108,16 @@ class InfoNCELoss(nn.Module):
             raise ValueError(f"negative_keys must have shape (M, {query.shape[-1]}), got {tuple(negative_keys.shape)}")
         if self.normalize:
             negative_keys = nn.functional.normalize(negative_keys, dim=-1)
-        positive = (query * positive_key).sum(-1, keepdim=True)
-        logits = torch.cat([positive, query @ negative_keys.transpose(-1, -2)], dim=-1) / self.temperature
-        rows = torch.logsumexp(logits, dim=-1) - logits[..., 0]
-        return _reduce(rows, self.reduction)
+        if v.resolve_validate(None):
+            for name, t in (("query", query), ("positive_key", positive_key), ("negative_keys", negative_keys)):
+                v.check_finite(t, name)
+        out = query.dtype
+        wide = nx.compute_dtype(query.dtype, positive_key.dtype, negative_keys.dtype)  # half computes in float32
+        q, k, neg = query.to(wide), positive_key.to(wide), negative_keys.to(wide)
+        positive = (q * k).sum(-1, keepdim=True)
+        logits = torch.cat([positive, q @ neg.transpose(-1, -2)], dim=-1) / self.temperature
+        rows = torch.logsumexp(logits - logits[..., :1], dim=-1)  # relative to the positive: exact at any offset
+        return _reduce(rows, self.reduction).to(out)
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}, symmetric={self.symmetric}, reduction={self.reduction!r}"

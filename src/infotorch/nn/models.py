@@ -6,6 +6,9 @@ per-example quantities), so the terms can be logged, weighted and compared direc
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from torch import Tensor, nn
 
 from ..discrete import binary_cross_entropy
@@ -28,6 +31,13 @@ def _reparameterize(mu: Tensor, log_var: Tensor, sample: bool) -> Tensor:
     if not sample:
         return mu
     return mu + (0.5 * log_var).exp() * mu.new_empty(mu.shape).normal_()
+
+
+def _check_beta(beta: Any) -> float:
+    """The KL weight: a finite number >= 0."""
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not (math.isfinite(beta) and beta >= 0):
+        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
+    return float(beta)
 
 
 class VariationalIB(nn.Module):
@@ -54,9 +64,7 @@ class VariationalIB(nn.Module):
 
     def __init__(self, input_dim: int, latent_dim: int, output_dim: int, beta: float = 1.0, hidden: int = 256) -> None:
         super().__init__()
-        if beta < 0:
-            raise ValueError(f"beta must be non-negative, got {beta!r}")
-        self.beta = float(beta)
+        self.beta = _check_beta(beta)
         self.encoder = _mlp([input_dim, hidden, 2 * latent_dim])
         self.decoder = _mlp([latent_dim, hidden, output_dim])
 
@@ -95,7 +103,7 @@ class VAE(nn.Module):
 
     def __init__(self, input_dim: int, latent_dim: int, hidden: int = 512, beta: float = 1.0) -> None:
         super().__init__()
-        self.beta = float(beta)
+        self.beta = _check_beta(beta)
         self.encoder = _mlp([input_dim, hidden, 2 * latent_dim])
         self.decoder_logits = _mlp([latent_dim, hidden, input_dim])
 

@@ -47,6 +47,7 @@ def softmax_assignment_entropy(logits: Tensor, temperature: float = 1.0, dim: in
 
     t = v.check_positive_number(temperature, "temperature")
     logits = v.ensure_tensor(logits, "logits")
+    v.check_dim(logits, dim)
     h = entropy(logits=_scaled_logits(logits, t, dim), dim=dim)
     return h.to(logits.dtype) if logits.is_floating_point() else h
 

@@ -94,8 +94,9 @@ def median_distance(z: Tensor, max_points: int = 1000) -> float:
 
 
 def median_distance_of(d2: Tensor) -> float:
-    """The median off-diagonal distance of a squared-distance matrix (1.0 when it is 0); the
-    lower median of an even count (:func:`torch.median`), as dse-dsmi's NumPy rule is not."""
+    """The median off-diagonal distance of a squared-distance matrix (1.0 when it is 0): for an
+    even count the lower of the two middle values (:func:`torch.median`'s rule; NumPy's median,
+    which :mod:`infotorch.compat.dse_dsmi` follows, averages them)."""
     return float(median_distance_tensor(d2.detach()))
 
 
