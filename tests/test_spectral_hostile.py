@@ -122,3 +122,12 @@ def test_cache_files_are_readable_as_the_umask_allows(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask
+
+
+def test_numpy_scalar_bandwidth_is_a_number():
+    import numpy as np
+
+    x = pts(50, 3)
+    assert float(S.diffusion_spectral_entropy(x, sigma=np.float32(1))) == float(
+        S.diffusion_spectral_entropy(x, sigma=1.0)
+    )

@@ -32,6 +32,7 @@ References
 from __future__ import annotations
 
 import math
+import numbers
 import random
 from collections.abc import Callable
 from typing import Any
@@ -96,7 +97,9 @@ def check_sigma(sigma: Any, name: str = "sigma") -> float | str:
         if sigma != "median":
             raise ValueError(f"{name} must be 'median' or a positive finite number, got {sigma!r}")
         return sigma
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)):
+    if isinstance(sigma, Tensor) and sigma.numel() == 1 and not sigma.is_complex():
+        sigma = sigma.item()
+    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real):  # numpy scalars are Real
         raise TypeError(f"{name} must be 'median' or a positive finite number, got {sigma!r}")
     value = float(sigma)
     if not (math.isfinite(value) and value > 0):
