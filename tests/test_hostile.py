@@ -379,3 +379,12 @@ def test_small_validation_gaps_of_the_toolbox():
         VariationalIB(4, 2, 3, beta=math.nan)
     with pytest.raises(ValueError, match="beta must be a finite number"):
         VAE(4, 2, beta=-1.0)
+
+
+def test_kl_normal_gradients_finite_at_extreme_log_variances():
+    import infotorch as it
+
+    lv = torch.tensor([-800.0], dtype=torch.float64, requires_grad=True)
+    zero = torch.zeros(1, dtype=torch.float64)
+    it.kl_normal(zero, lv, zero, lv).backward()
+    assert bool(torch.isfinite(lv.grad).all())

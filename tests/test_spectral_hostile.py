@@ -131,3 +131,15 @@ def test_numpy_scalar_bandwidth_is_a_number():
     assert float(S.diffusion_spectral_entropy(x, sigma=np.float32(1))) == float(
         S.diffusion_spectral_entropy(x, sigma=1.0)
     )
+
+
+def test_spectrum_entropy_under_vmap_equals_a_loop():
+    from torch.func import vmap
+
+    import infotorch
+
+    ev = torch.rand(4, 6, dtype=F64, generator=torch.Generator().manual_seed(3))
+    with infotorch.validation(False):
+        for t in (1, 2, 0.5):
+            batched = vmap(lambda e, t=t: S.spectrum_entropy(e, t))(ev)
+            torch.testing.assert_close(batched, torch.stack([S.spectrum_entropy(e, t) for e in ev]))

@@ -183,7 +183,8 @@ def _scaled_square(diff: Tensor, log_var: Tensor) -> Tensor:
     direct = diff.square() * torch.exp(-torch.where(big, 0.0, log_var))
     zero = diff == 0
     safe = torch.where(zero, 1.0, diff)
-    in_logs = torch.exp(2.0 * safe.abs().log() - torch.where(big, log_var, 0.0))
+    # the unselected entries get exponent 0, so no inf reaches the gradient through them
+    in_logs = torch.exp(torch.where(zero | ~big, 0.0, 2.0 * safe.abs().log() - log_var))
     return torch.where(zero, 0.0, torch.where(big, in_logs, direct))
 
 

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from .. import _numerics as nx
+from .. import _validation as v
 from .graphs import anisotropic_normalize
 
 __all__ = [
@@ -40,14 +41,20 @@ def spectrum_entropy(eigvals: Tensor, t: float = 1) -> Tensor:
     mag = eigvals.abs()  # magnitudes (real, also for complex eigenvalues)
     if mag.dtype in (torch.float16, torch.bfloat16):
         mag = mag.float()  # half precision computes in float32
-    if not bool(torch.isfinite(mag.detach()).all()):
+    if v.resolve_validate(None) and not bool(torch.isfinite(mag.detach()).all()):
         raise ValueError("eigvals must be finite, got NaN or inf eigenvalues")
     if t == 0:
         return entropy_bits(torch.full_like(mag, 1.0 / mag.numel()))
-    if t == 1:
-        total = mag.sum()
-        if bool(torch.isfinite(total.detach())) and float(total.detach()) > 0:  # else the log-space path below
-            return entropy_bits(mag / total)
+    if t == 1:  # the direct ratio where its sum is finite and positive, else the log-space form
+        total = mag.sum(-1, keepdim=True)
+        ok = torch.isfinite(total) & (total > 0)
+        direct = entropy_bits(mag / torch.where(ok, total, 1.0))
+        return torch.where(ok.squeeze(-1), direct, _log_space_entropy(mag, 1.0))
+    return _log_space_entropy(mag, t)
+
+
+def _log_space_entropy(mag: Tensor, t: float) -> Tensor:
+    """:func:`spectrum_entropy` of magnitudes ``mag`` by ``t·log|λ| - logsumexp``."""
     positive = mag > 0
     log_mag = torch.where(positive, torch.where(positive, mag, 1.0).log(), -torch.inf)
     scaled = log_mag * t
