@@ -751,3 +751,15 @@ def test_gaussian_estimate_with_constant_columns_in_both_variables():
     got = knn.gaussian_copula_mutual_information(x, y, copula=False)
     ref = knn.gaussian_copula_mutual_information(x[:, :2], y[:, :1], copula=False)
     assert float(got) == pytest.approx(float(ref), abs=1e-9)
+
+
+@pytest.mark.parametrize("strict", [True, False])
+@pytest.mark.parametrize("r", [0.0, 1.0, -1.0, 0.5])
+def test_one_column_counts_at_radius_zero_match_brute_force(strict, r):
+    # the sorted 1-D path against the definition #{j != i : d < r} (or <=), duplicates included
+    x = torch.tensor([[[0.0], [0.0], [1.0], [2.0], [2.0], [2.0]]], dtype=F64)
+    got = nb.count_within(x, nb.make_space((1,), "euclidean"), torch.full((1, 6), r, dtype=F64), "brute", strict=strict)
+    d = (x[0] - x[0].T).abs()
+    inside = (d < r) if strict else (d <= r)
+    ref = inside.sum(1) - inside.diagonal().long()
+    assert got[0].tolist() == ref.tolist()

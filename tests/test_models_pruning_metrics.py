@@ -251,3 +251,62 @@ def test_lightning_callback_needs_lightning():
     from infotorch.callbacks import InformationMonitorCallback
 
     assert InformationMonitorCallback(["0"], (torch.zeros(4, 2), None)).every == 1
+
+
+# --------------------------------------------------------------------------- review fixes (metrics, registry)
+
+
+def test_reservoir_stays_bounded_under_forward_and_merge():
+    from infotorch.metrics import MatrixRenyiEntropy
+
+    m = MatrixRenyiEntropy(max_samples=10)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        m(torch.randn(30, 3, generator=g))  # forward: the batch value and the global update
+    assert sum(t.shape[0] for t in m.z) == 10
+    a, b = MatrixRenyiEntropy(max_samples=4), MatrixRenyiEntropy(max_samples=4)
+    a.update(torch.arange(4.0).reshape(4, 1))
+    b.update(torch.arange(4.0, 8.0).reshape(4, 1))
+    a.merge_state(b)
+    a.update(torch.tensor([[100.0], [101.0], [102.0]]))
+    held = torch.cat(a.z).reshape(-1)
+    assert held.numel() == 4 and held.unique().numel() == 4
+
+
+def test_reset_reservoir_equals_a_fresh_one():
+    from infotorch.metrics import MatrixRenyiEntropy
+
+    x = torch.randn(50, 3, generator=torch.Generator().manual_seed(1))
+    m = MatrixRenyiEntropy(max_samples=10)
+    m.update(x)
+    first = m.compute()
+    m.reset()
+    m.update(x)
+    assert torch.equal(m.compute(), first)
+
+
+def test_entropy_metric_before_update_and_list_labels():
+    from infotorch.metrics import DiscreteMutualInformation, Entropy
+
+    with pytest.raises(ValueError, match=r"compute\(\) called before any update\(\)"):
+        Entropy().compute()
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        DiscreteMutualInformation(2, 2).update([0, 1], [0, 1])
+
+
+def test_registry_takes_a_string_as_one_name():
+    from infotorch.measures import MeasureContext, register_measure, resolve_measure_names, unregister_measure
+
+    assert resolve_measure_names("dse") == ("dse",)
+    m = register_measure("zz_review", lambda ctx: 0.0, label="x", aliases="zz_alias", needs="labels")
+    try:
+        assert m.aliases == ("zz_alias",) and m.needs == ("labels",)
+    finally:
+        unregister_measure("zz_review")
+    z = torch.randn(40, 3)
+    with pytest.raises(ValueError, match="max_n must be None or an integer >= 2"):
+        MeasureContext(z, max_n=0)
+    with pytest.raises(ValueError, match="inputs must hold one row per embedding"):
+        MeasureContext(z, inputs=torch.randn(30, 2))
+    with pytest.raises(ValueError, match="got a scalar"):
+        MeasureContext(torch.tensor(1.0))

@@ -275,9 +275,13 @@ def _sorted_count(points: Tensor, radius: Tensor, strict: bool) -> Tensor:
 
     left_out = settle(lambda s: (s < values) & ~inside(values - s), torch.searchsorted(srt, values - radius))
     right_start = settle(lambda s: (s <= values) | inside(s - values), torch.searchsorted(srt, values + radius))
-    total = right_start - left_out
-    self_hit = (0 < radius) if strict else (0 <= radius)
-    return torch.empty_like(total).scatter_(1, order, total - self_hit.long())
+    total = right_start - left_out  # every value equal to the query is in [left_out, right_start)
+    # distance 0 inside the ball: only the query itself is removed; outside (r = 0 strict, or a
+    # negative radius): every copy of the query's value is, self included
+    zero_inside = (0 < radius) if strict else (0 <= radius)
+    copies = torch.searchsorted(srt, values, right=True) - torch.searchsorted(srt, values, right=False)
+    removed = torch.where(zero_inside, torch.ones_like(copies), copies)
+    return torch.empty_like(total).scatter_(1, order, total - removed)
 
 
 # --------------------------------------------------------------------------- cKDTree

@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import torch
 from torch import Tensor
 
 try:
@@ -26,7 +27,7 @@ __all__ = ["InformationMonitorCallback"]
 
 class InformationMonitorCallback(pl.Callback):
     """Measure the named layers on a fixed probe set ``(x, y)`` every ``every_n_epochs`` training
-    epochs and log the values through ``LightningModule.log_dict`` (keys ``info/<layer>/<measure>``),
+    epochs (at the end of epochs 0, n, 2n, ... counted from 0) and log the values through ``LightningModule.log_dict`` (keys ``info/<layer>/<measure>``),
     so every logger of the trainer (TensorBoard, CSV, W&B, MLflow) receives them; at the end of
     fitting write ``metrics.csv``, ``dynamics.png`` and ``information_plane.png`` to ``out_dir``
     (if given). Other keyword arguments go to :class:`InformationMonitor`; ``gather`` defaults to
@@ -56,9 +57,16 @@ class InformationMonitorCallback(pl.Callback):
         if self.monitor is None or trainer.current_epoch % self.every:
             return
         x, y = self.probe
-        rows = self.monitor.measure(x.to(pl_module.device), y, epoch=trainer.current_epoch)
+        # the probe in the module's device and (for floating inputs) its floating dtype
+        dtype = getattr(pl_module, "dtype", None)
+        if x.is_floating_point() and isinstance(dtype, torch.dtype) and dtype.is_floating_point:
+            x = x.to(device=pl_module.device, dtype=dtype)
+        else:
+            x = x.to(pl_module.device)
+        rows = self.monitor.measure(x, y, epoch=trainer.current_epoch)
+        # float64 tensors: Lightning would store a Python float as float32 and round the records
         values = {
-            f"info/{row['layer']}/{key}": float(value)
+            f"info/{row['layer']}/{key}": torch.tensor(value, dtype=torch.float64)
             for row in rows
             for key, value in row.items()
             if isinstance(value, float) and key != "epoch"

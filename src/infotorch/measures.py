@@ -112,17 +112,27 @@ class MeasureContext:
 
     def __post_init__(self) -> None:
         z = v.ensure_tensor(self.z, "z")
+        if z.ndim == 0:
+            raise ValueError("z must be a batch of embeddings (N, ...), got a scalar")
         if z.ndim == 1:
             z = z.unsqueeze(-1)
         if z.ndim != 2:
             z = z.reshape(z.shape[0], -1)
         if not bool(torch.isfinite(z).all()):
             raise ValueError(f"z (the embeddings, shape {tuple(z.shape)}) must be finite: it holds NaN or inf values")
+        if self.max_n is not None and (
+            isinstance(self.max_n, bool) or not isinstance(self.max_n, int) or self.max_n < 2
+        ):
+            raise ValueError(f"max_n must be None or an integer >= 2, got {self.max_n!r}")
         self.z = z.detach()
         if self.inputs is not None:
             inputs = v.ensure_tensor(self.inputs, "inputs")
             if inputs.is_floating_point() and not bool(torch.isfinite(inputs).all()):
                 raise ValueError(f"inputs (shape {tuple(inputs.shape)}) must be finite: they hold NaN or inf values")
+            if inputs.ndim == 0 or inputs.shape[0] != z.shape[0]:
+                raise ValueError(
+                    f"inputs must hold one row per embedding: shape {tuple(inputs.shape)} for {z.shape[0]} embeddings"
+                )
             self.inputs = inputs
         if self.kernel_dtype not in (None, torch.float32, torch.float64):
             raise ValueError(f"kernel_dtype must be None, torch.float32 or torch.float64, got {self.kernel_dtype!r}")
@@ -201,12 +211,14 @@ def register_measure(
     """Add a measure under ``name`` (lowercase letters, digits and ``_``); returns it."""
     if not isinstance(name, str) or not name or not all(ch.islower() or ch.isdigit() or ch == "_" for ch in name):
         raise ValueError(f"name must be lowercase letters, digits and '_', got {name!r}")
-    needs = tuple(needs)
+    if not isinstance(label, str):
+        raise TypeError(f"label must be a string, got {label!r}")
+    needs = (needs,) if isinstance(needs, str) else tuple(needs)  # a string is one need, not its letters
     for n in needs:
         v.check_choice(n, _NEEDS, "needs")
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    aliases = tuple(str(a).strip().lower() for a in aliases)
+    aliases = tuple(str(a).strip().lower() for a in ((aliases,) if isinstance(aliases, str) else aliases))
     for a in aliases:
         if not a or not all(ch.islower() or ch.isdigit() or ch == "_" for ch in a):
             raise ValueError(f"aliases must be lowercase letters, digits and '_', got {a!r}")
@@ -263,9 +275,10 @@ def available_measures() -> dict[str, Measure]:
 
 
 def resolve_measure_names(names: Iterable[str]) -> tuple[str, ...]:
-    """Canonical names of ``names`` (aliases resolved, duplicates dropped, order kept)."""
+    """Canonical names of ``names`` (aliases resolved, duplicates dropped, order kept); a string
+    is one name."""
     out: list[str] = []
-    for n in names:
+    for n in (names,) if isinstance(names, str) else names:
         c = get_measure(n).name
         if c not in out:
             out.append(c)

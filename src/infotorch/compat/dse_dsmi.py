@@ -327,7 +327,7 @@ def _clusters(
         if clusters.reshape(-1).shape[0] != n:
             raise ValueError(f"precomputed_clusters must hold {n} assignments, got shape {clusters.shape}")
         return clusters
-    labels = cluster_references(torch.as_tensor(reference), int(n_clusters), discrete=reference_discrete).numpy()
+    labels = cluster_references(torch.as_tensor(reference), n_clusters, discrete=reference_discrete).numpy()
     vectors = reference.shape[1] > 1 and not reference_discrete
     return labels.reshape(-1) if vectors else labels.reshape(-1, 1)  # dse-dsmi's shapes
 

@@ -65,17 +65,24 @@ def _resolve_sigma(sigma: float | str, z: Tensor) -> float:
 class _ReservoirMetric(Metric):
     """Accumulates rows of ``z`` (and of an optional reference ``y``) in a seeded reservoir."""
 
-    full_state_update = False
+    # forward() updates the global state itself rather than merging a batch's state into it:
+    # merging would concatenate reservoirs past max_samples
+    full_state_update = True
     is_differentiable = False
     higher_is_better = None
     seen: Tensor
+    max_samples: int
+    seed: int
+    _gen: torch.Generator
 
     _paired = False  # whether the metric keeps a reference ``y`` beside ``z``
 
     def __init__(self, max_samples: int = 2000, seed: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if int(max_samples) < 2:
-            raise ValueError(f"max_samples must be at least 2, got {max_samples!r}")
+        if isinstance(max_samples, bool) or not isinstance(max_samples, numbers.Integral) or max_samples < 2:
+            raise ValueError(f"max_samples must be an integer >= 2, got {max_samples!r}")
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"seed must be an integer, got {seed!r}")
         self.max_samples = int(max_samples)
         self.seed = int(seed)
         self.add_state("z", default=[], dist_reduce_fx="cat")
@@ -91,6 +98,48 @@ class _ReservoirMetric(Metric):
             dist_reduce_fx="max",
         )
         self._gen = torch.Generator().manual_seed(self.seed)
+
+    def reset(self) -> None:
+        """Empty the reservoir and re-seed its generator: a reset metric equals a fresh one."""
+        super().reset()
+        if not getattr(self, "_in_forward", False):  # forward() resets to compute a batch value
+            self._gen = torch.Generator().manual_seed(self.seed)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The batch's value, with the batch also added to the reservoir (torchmetrics' forward);
+        the generator's stream continues across it (its internal reset does not re-seed)."""
+        self._in_forward = True
+        try:
+            return super().forward(*args, **kwargs)
+        finally:
+            self._in_forward = False
+
+    def merge_state(self, incoming_state: Any) -> None:
+        """Merge another metric's reservoir (a metric of this class, or a dict of its states, as
+        torchmetrics' ``merge_state``), then keep a seeded uniform subset of ``max_samples`` rows
+        of the union."""
+        if isinstance(incoming_state, Metric):
+            incoming_state = {name: getattr(incoming_state, name) for name in self._defaults}
+        if not isinstance(incoming_state, dict) or "z" not in incoming_state:
+            raise TypeError(f"incoming_state must be a {type(self).__name__} or a dict of its states")
+        for name in ("z", "y") if self._paired else ("z",):
+            part = incoming_state[name]
+            self._list(name).extend(list(part) if isinstance(part, list) else [part])
+        self.seen = self.seen + incoming_state["seen"]
+        self._shrink()
+
+    def _shrink(self) -> None:
+        """A reservoir above ``max_samples`` rows (after a merge) cut to a seeded uniform subset."""
+        zs_list = self._list("z")
+        held = sum(t.shape[0] for t in zs_list)
+        if held <= self.max_samples:
+            return
+        idx = torch.randperm(held, generator=self._gen)[: self.max_samples].sort().values
+        zs_list[:] = [torch.cat(zs_list)[idx.to(zs_list[0].device)]]
+        if self._paired:
+            ys_list = self._list("y")
+            if ys_list:
+                ys_list[:] = [torch.cat(ys_list)[idx.to(ys_list[0].device)]]
 
     def _list(self, name: str) -> list[Tensor]:
         return cast(list[Tensor], getattr(self, name))
@@ -118,10 +167,11 @@ class _ReservoirMetric(Metric):
             y = y.detach().reshape(y.shape[0], -1)
             if y.shape[0] != z.shape[0]:
                 raise ValueError(f"z and y must have the same number of rows, got {z.shape[0]} and {y.shape[0]}")
+        self._shrink()
         zs_list = self._list("z")
         ys_list = self._list("y") if self._paired else []
         held = sum(t.shape[0] for t in zs_list)
-        room = self.max_samples - held
+        room = max(0, self.max_samples - held)
         seen = self.seen
         n0 = int(seen)
         take = min(room, z.shape[0])
@@ -296,6 +346,7 @@ class Entropy(Metric):
 
     def __init__(self, logits: bool = False, base: float | str | None = math.e, dim: int = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        v.check_base(base)
         self.logits, self.base, self.dim = logits, base, dim
         self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
@@ -307,7 +358,9 @@ class Entropy(Metric):
         self.count = self.count + h.numel()
 
     def compute(self) -> Tensor:
-        return self.total / self.count.clamp_min(1)
+        if int(self.count) == 0:
+            raise ValueError("Entropy.compute() called before any update()")
+        return self.total / self.count
 
 
 class DiscreteMutualInformation(Metric):
@@ -346,6 +399,7 @@ class DiscreteMutualInformation(Metric):
         self.add_state("counts", default=torch.zeros(self.num_x, self.num_y, dtype=torch.float64), dist_reduce_fx="sum")
 
     def update(self, x: Tensor, y: Tensor, *_unused: Any, **_unused_kw: Any) -> None:
+        x, y = v.ensure_tensor(x, "x"), v.ensure_tensor(y, "y")
         for name, t in (("x", x), ("y", y)):
             if t.is_complex() or (t.is_floating_point() and not bool((t == t.round()).all())):
                 raise ValueError(

@@ -14,6 +14,7 @@ dse-dsmi's signatures live in :mod:`infotorch.compat.dse_dsmi`.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -100,6 +101,8 @@ def cluster_references(reference: Tensor, n_clusters: int = 10, *, discrete: boo
     arr = ref.detach().cpu().numpy()
     if arr.ndim == 0:
         raise ValueError("reference must hold one row per point, got a scalar")
+    if isinstance(n_clusters, bool) or not isinstance(n_clusters, numbers.Integral) or n_clusters < 1:
+        raise ValueError(f"n_clusters must be a positive integer, got {n_clusters!r}")
     n_clusters = int(n_clusters)
     vectors = arr.ndim == 2 and arr.shape[1] > 1 and not discrete
     if vectors and not 2 <= n_clusters < arr.shape[0]:
