@@ -151,17 +151,20 @@ def test_lightning_trainer_logs_the_records_through_log_dict(tmp_path):
     cb = InformationMonitorCallback(
         {"hidden": "net.1"}, (x, y), measures=["dse", "dsmi_zy"], out_dir=str(tmp_path / "out")
     )
+
+    def fit(module, data, callback, epochs, logger):
+        pl.Trainer(
+            max_epochs=epochs,
+            logger=logger,
+            callbacks=[callback],
+            accelerator="cpu",
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            enable_checkpointing=False,
+        ).fit(module, data)
+
     logger = pl.loggers.CSVLogger(str(tmp_path), name="run")
-    trainer = pl.Trainer(
-        max_epochs=2,
-        logger=logger,
-        callbacks=[cb],
-        accelerator="cpu",
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-    )
-    trainer.fit(Tiny(), loader)
+    fit(Tiny(), loader, cb, 2, logger)
     with open(f"{logger.log_dir}/metrics.csv", newline="") as f:
         logged = [r for r in csv.DictReader(f) if r.get("info/hidden/dse")]
     assert len(logged) == 2
@@ -173,16 +176,7 @@ def test_lightning_trainer_logs_the_records_through_log_dict(tmp_path):
     # a float64 module with a float32 probe: the probe takes the module's dtype
     cb64 = InformationMonitorCallback({"hidden": "net.1"}, (x, y), measures=["dse"])
     loader64 = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x.double(), y), batch_size=16)
-    trainer64 = pl.Trainer(
-        max_epochs=1,
-        logger=False,
-        callbacks=[cb64],
-        accelerator="cpu",
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-    )
-    trainer64.fit(Tiny().double(), loader64)
+    fit(Tiny().double(), loader64, cb64, 1, False)
     assert len(cb64.monitor.records) == 1 and math.isfinite(cb64.monitor.records[0]["dse"])
 
 

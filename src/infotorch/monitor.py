@@ -43,6 +43,7 @@ import torch
 from torch import Tensor, nn
 
 from . import _validation as v
+from ._modules import eval_mode
 from ._plotting import pyplot
 from .measures import MeasureContext, binned_codes, get_measure, resolve_measure_names
 from .spectral import median_distance
@@ -622,36 +623,33 @@ class InformationMonitor:
             raise ValueError(f"the probe inputs of shape {tuple(x.shape)} hold no probe along batch_dim={bd}")
         temporary = not self._handles
         self.attach()
-        modes = [(m, m.training) for m in self.model.modules()]  # frozen submodules stay in eval
-        self.model.eval()
         chunks: dict[str, list[Tensor]] = {k: [] for k in self.layers}
         try:
-            for start in range(0, total, batch_size):
-                self._captured.clear()
-                self._calls.clear()
-                self.model(x.narrow(bd, start, min(batch_size, total - start)))
-                n_batch = min(batch_size, total - start)
-                for k in self.layers:
-                    if self._calls.get(k, 0) > 1:
-                        raise ValueError(
-                            f"layer {self.layers[k]!r} ran {self._calls[k]} times in one forward pass (one module "
-                            f"used at several places, e.g. a shared activation), so which output to measure is "
-                            f"ambiguous; give each use its own module and name that"
-                        )
-                    if k not in self._captured:
-                        raise ValueError(
-                            f"layer {self.layers[k]!r} produced no output in the forward pass: its forward() did not run "
-                            f"(a submodule its parent uses without calling it, such as MultiheadAttention's out_proj, "
-                            f"or one outside the path of these inputs); choose layers by name"
-                        )
-                    out = self._captured[k]
-                    # upcast on the output's own device, reduce there, then move the (N, D) result
-                    out = out.to(self.embedding_dtype(out.dtype))
-                    z = self.reduce_output(out, n_batch, k)
-                    chunks[k].append(z if self.device is None else z.to(self.device))
+            with eval_mode(self.model):  # frozen submodules stay in eval afterwards
+                for start in range(0, total, batch_size):
+                    self._captured.clear()
+                    self._calls.clear()
+                    self.model(x.narrow(bd, start, min(batch_size, total - start)))
+                    n_batch = min(batch_size, total - start)
+                    for k in self.layers:
+                        if self._calls.get(k, 0) > 1:
+                            raise ValueError(
+                                f"layer {self.layers[k]!r} ran {self._calls[k]} times in one forward pass (one module "
+                                f"used at several places, e.g. a shared activation), so which output to measure is "
+                                f"ambiguous; give each use its own module and name that"
+                            )
+                        if k not in self._captured:
+                            raise ValueError(
+                                f"layer {self.layers[k]!r} produced no output in the forward pass: its forward() did not run "
+                                f"(a submodule its parent uses without calling it, such as MultiheadAttention's out_proj, "
+                                f"or one outside the path of these inputs); choose layers by name"
+                            )
+                        out = self._captured[k]
+                        # upcast on the output's own device, reduce there, then move the (N, D) result
+                        out = out.to(self.embedding_dtype(out.dtype))
+                        z = self.reduce_output(out, n_batch, k)
+                        chunks[k].append(z if self.device is None else z.to(self.device))
         finally:
-            for m, mode in modes:
-                m.training = mode
             self._captured.clear()
             if temporary:
                 self.detach()

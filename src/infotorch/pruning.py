@@ -18,8 +18,6 @@ Three criteria, each named for what it ranks by:
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from . import _validation as v
+from ._modules import eval_mode
 from .discrete import entropy
 
 __all__ = ["PruningResult", "neuron_entropy", "output_entropy_change", "prune_by_entropy"]
@@ -72,18 +71,6 @@ def _layer(model: nn.Module, name: str) -> nn.Module:
     return modules[name]
 
 
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    """The model in eval mode (no dropout, frozen batch statistics), every submodule's mode restored."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for m, mode in modes:
-            m.training = mode
-
-
 def _capture(model: nn.Module, layer: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
     x = v.ensure_tensor(x, "x")
     if x.ndim == 0 or x.shape[0] == 0:
@@ -91,7 +78,7 @@ def _capture(model: nn.Module, layer: nn.Module, x: Tensor) -> tuple[Tensor, Ten
     store: dict[str, Any] = {}
     handle = layer.register_forward_hook(lambda _m, _i, out: store.__setitem__("z", out))
     try:
-        with torch.no_grad(), _eval_mode(model):
+        with torch.no_grad(), eval_mode(model):
             logits = model(x)
     finally:
         handle.remove()
@@ -120,7 +107,7 @@ def _mask_hook(mask: Tensor, unit_dim: int) -> Any:
 def _masked_forward(model: nn.Module, layer: nn.Module, x: Tensor, mask: Tensor, unit_dim: int) -> Tensor:
     handle = layer.register_forward_hook(_mask_hook(mask, unit_dim))
     try:
-        with torch.no_grad(), _eval_mode(model):
+        with torch.no_grad(), eval_mode(model):
             return model(x)
     finally:
         handle.remove()

@@ -131,16 +131,34 @@ def as_points(x: Any, name: str = "x", dtype: torch.dtype | None = None) -> Tens
     return x
 
 
-def pow2_units(pts: Tensor) -> Tensor:
-    """``pts`` divided by a power of two where their squared distances would leave the dtype's
-    range (centred coordinates beyond ``max^(1/4)`` or below its inverse): exact, so every
-    neighbour rank, tie and distance ratio is kept (for the scale-free kNN graphs and the
-    adaptive kernel). Unchanged otherwise."""
+def _extreme_scale(pts: Tensor) -> float | None:
+    """The largest centred coordinate of ``pts`` where squared distances would leave the dtype's
+    range (beyond ``max^(1/4)`` or below its inverse), else ``None``."""
     limit = torch.finfo(pts.dtype).max ** 0.25
     top = float((pts - pts.mean(0, keepdim=True)).detach().abs().amax()) if pts.numel() else 0.0
-    if top > limit or 0 < top < 1.0 / limit:
-        return torch.ldexp(pts, torch.tensor(-math.frexp(top)[1], dtype=pts.dtype, device=pts.device))
-    return pts
+    return top if (top > limit or 0 < top < 1.0 / limit) else None
+
+
+def safe_units(pts: Tensor, sigma: Any) -> tuple[Tensor, float | str, float]:
+    """``(points, sigma, c)``: points so large or small that their squares would leave the
+    dtype's range measured in units of ``c``, their largest centred coordinate, with a numeric
+    ``sigma`` divided by ``c`` too (DSE(x, σ) = DSE(x/c, σ/c); ``"median"`` stays); ``c = 1``
+    and everything unchanged otherwise. ``sigma`` is checked (:func:`check_sigma`)."""
+    sig = check_sigma(sigma)
+    c = _extreme_scale(pts)
+    if c is None:
+        return pts, sig, 1.0
+    return pts / c, (sig if sig == "median" else float(sig) / c), c
+
+
+def pow2_units(pts: Tensor) -> Tensor:
+    """``pts`` divided by a power of two where their squared distances would leave the dtype's
+    range (see :func:`safe_units`): exact, so every neighbour rank, tie and distance ratio is
+    kept (for the scale-free kNN graphs and the adaptive kernel). Unchanged otherwise."""
+    top = _extreme_scale(pts)
+    if top is None:
+        return pts
+    return torch.ldexp(pts, torch.tensor(-math.frexp(top)[1], dtype=pts.dtype, device=pts.device))
 
 
 def _out_dtype(x: Any) -> torch.dtype:
@@ -190,16 +208,7 @@ class DiffusionKernel:
         """The kernel of the rows of ``x`` ``(N, D)``. ``sigma="median"``: the median pairwise
         distance of the first ``max_median_points`` points (from the same distance matrix)."""
         sigma = check_sigma(sigma)
-        pts = as_points(x, "x", dtype)
-        # DSE(x, σ) = DSE(x/c, σ/c): points so large or small that their squares would leave the
-        # dtype's range are measured in units of their largest coordinate
-        limit = torch.finfo(pts.dtype).max ** 0.25
-        c = float((pts - pts.mean(0, keepdim=True)).detach().abs().amax())
-        if c > limit or 0 < c < 1.0 / limit:
-            pts = pts / c
-            sigma = sigma if sigma == "median" else float(sigma) / c
-        else:
-            c = 1.0
+        pts, sigma, c = safe_units(as_points(x, "x", dtype), sigma)
         if isinstance(max_median_points, bool) or not isinstance(max_median_points, int) or max_median_points < 2:
             raise ValueError(f"max_median_points must be an integer >= 2, got {max_median_points!r}")
         d2 = squared_distances(pts)
@@ -315,9 +324,7 @@ class DiffusionKernel:
         ``num_repetitions`` random subsets of the size of class ``y``; see
         :func:`subset_mutual_information` for the draws and ``max_block``. Exact solver."""
         t = _check_time(t)
-        count = _labels_count(labels)
-        if count != self.n:
-            raise ValueError(f"labels must hold one label per point of the kernel: {count} labels for {self.n} points")
+        labels = labels_for(labels, self.n)
 
         g = self.affinity
 
@@ -355,13 +362,24 @@ class DiffusionKernel:
         return _to_base_from_bits(bits, base)
 
 
-def _labels_count(labels: Any) -> int:
+def label_tensor(labels: Any) -> Tensor:
+    """``labels`` as a flat tensor; a :class:`TypeError` for anything that is not numbers."""
+    if isinstance(labels, Tensor):
+        return v.ensure_tensor(labels, "labels").reshape(-1)
     try:
-        return int(torch.as_tensor(labels).reshape(-1).shape[0])
+        return torch.as_tensor(labels).reshape(-1)
     except (TypeError, ValueError, RuntimeError):
         raise TypeError(
             f"labels must be integer class labels (a tensor or a list of ints), got {labels!r:.80}"
         ) from None
+
+
+def labels_for(labels: Any, n: int) -> Tensor:
+    """:func:`label_tensor` with exactly one label for each of ``n`` points."""
+    lab = label_tensor(labels)
+    if lab.shape[0] != n:
+        raise ValueError(f"labels must hold one label per point: {lab.shape[0]} labels for {n} points")
+    return lab
 
 
 def _check_time(t: Any) -> float:
@@ -408,8 +426,7 @@ def subset_mutual_information(
     """
     if isinstance(num_repetitions, bool) or not isinstance(num_repetitions, int) or num_repetitions < 1:
         raise ValueError(f"num_repetitions must be a positive integer, got {num_repetitions!r}")
-    _labels_count(labels)  # a clear error for labels that are not numbers
-    lab = torch.as_tensor(labels).reshape(-1)
+    lab = label_tensor(labels)
     if lab.is_floating_point():
         if not bool(torch.isfinite(lab).all()) or not bool((lab == lab.round()).all()):
             raise ValueError("labels must be integer class labels (finite whole numbers)")

@@ -77,8 +77,11 @@ from .graphs import median_distance_of, squared_distances
 from .kernel import (
     SMALL_PROBLEM,
     _check_time,
+    _out_dtype,
     as_points,
     check_sigma,
+    labels_for,
+    safe_units,
     small_problem_threads,
     subset_mutual_information,
 )
@@ -144,18 +147,6 @@ def median_sigma(x: Tensor, max_points: int = 1000) -> float:
     :meth:`DiffusionKernel.from_points`."""
     k = min(_positive_int(max_points, "max_median_points"), x.shape[0])
     return median_distance_of(squared_distances(x[:k].detach()))
-
-
-def _safe_units(pts: Tensor, sigma: Any) -> tuple[Tensor, Any, float]:
-    """``(points, sigma, c)`` with the points measured in units of ``c`` (their largest centred
-    coordinate) where their squares would leave the dtype's range, as
-    :meth:`DiffusionKernel.from_points` does: DSE(x, σ) = DSE(x/c, σ/c). ``c = 1`` otherwise."""
-    sig = check_sigma(sigma)
-    limit = torch.finfo(pts.dtype).max ** 0.25
-    c = float((pts - pts.mean(0, keepdim=True)).abs().amax()) if pts.numel() else 0.0
-    if c > limit or 0 < c < 1.0 / limit:
-        return pts / c, (sig if sig == "median" else float(sig) / c), c
-    return pts, sig, 1.0
 
 
 def _resolve_sigma(pts: Tensor, sigma: Any, max_median_points: int) -> float:
@@ -243,7 +234,7 @@ class MatrixFreeDiffusionOperator:
         progress: Callable[[int], None] | None = None,
         process_group: Any = None,
     ) -> None:
-        pts, sigma, units = _safe_units(as_points(x, "x", dtype).detach(), sigma)
+        pts, sigma, units = safe_units(as_points(x, "x", dtype).detach(), sigma)
         sigma_units = _resolve_sigma(pts, sigma, max_median_points)
         self.sigma = sigma_units * units  # in the points' own units
         n = int(pts.shape[0])
@@ -445,7 +436,7 @@ def matrix_free_entropy(
         )
         bits = _operator_entropy_bits(op, t, steps=steps, probes=probes, top=top, power_iters=power_iters, seed=seed)
     bar.close()
-    value = nx.bits_to(bits, log_base).to(_result_dtype(x))
+    value = nx.bits_to(bits, log_base).to(_out_dtype(x))
     details: dict[str, Any] = {
         "block": op.block,
         "steps": steps,
@@ -519,7 +510,6 @@ def matrix_free_mutual_information(
     >>> bool(matrix_free_mutual_information(z, y, sigma=1.0, steps=20, probes=8).value > 1.0)
     True
     """
-    from .mutual_information import _labels
 
     if process_group is not None and seed is None:
         # an unseeded draw differs between ranks, and the all-reduced rows would then come from
@@ -531,8 +521,8 @@ def matrix_free_mutual_information(
     steps, probes, top, power_iters = _slq_options(steps, probes, top, power_iters, tol)
     log_base = v.check_base(base)
     begin = time.perf_counter()
-    pts, sigma, units = _safe_units(as_points(x, "x", dtype).detach(), sigma)
-    lab = _labels(labels, pts.shape[0])
+    pts, sigma, units = safe_units(as_points(x, "x", dtype).detach(), sigma)
+    lab = labels_for(labels, pts.shape[0])
     sig = _resolve_sigma(pts, sigma, max_median_points)
     bar = _Progress(progress, "matrix-free DSMI")
     tally = {"passes": 0, "subsets": 0}
@@ -556,7 +546,7 @@ def matrix_free_mutual_information(
 
     bits = subset_mutual_information(lab, block_entropy, num_repetitions=num_repetitions, seed=seed)
     bar.close()
-    value = nx.bits_to(bits, log_base).to(_result_dtype(x))
+    value = nx.bits_to(bits, log_base).to(_out_dtype(x))
     details = {
         "steps": steps,
         "probes": probes,
@@ -660,10 +650,6 @@ class _Float64Products:
         return (self.op @ v.to(self.op.dtype)).to(torch.float64)
 
 
-def _result_dtype(x: Any) -> torch.dtype:
-    return x.dtype if isinstance(x, Tensor) and x.is_floating_point() else torch.get_default_dtype()
-
-
 class _LowRankPlusDiagonal:
     """``B Bᵀ + diag(δ)`` for ``B`` (N, k): the operator :func:`deflated_lanczos_spectrum` runs on,
     in float64 whatever ``B``'s dtype (a float32 ``B`` is widened block by block, so its memory
@@ -755,7 +741,7 @@ def nystrom_entropy(
         steps, probes, top = _positive_int(steps, "steps"), _positive_int(probes, "probes"), _positive_int(top, "top")
         log_base = v.check_base(base)
         begin = time.perf_counter()
-        pts, sigma, units = _safe_units(as_points(x, "x", dtype).detach(), sigma)
+        pts, sigma, units = safe_units(as_points(x, "x", dtype).detach(), sigma)
         sig = _resolve_sigma(pts, sigma, max_median_points)
         n = int(pts.shape[0])
         m = min(m_req, n)
@@ -824,6 +810,6 @@ def nystrom_entropy(
             )
             products = op.products
         bits = _slq_entropy_bits(nodes, weights, n, t)
-        value = nx.bits_to(bits, log_base).to(_result_dtype(x))
+        value = nx.bits_to(bits, log_base).to(_out_dtype(x))
         details = {"landmarks": m, "rank": int(keep.sum()), "correction": correction, "steps": steps, "probes": probes}
         return ScaleResult(value, "nystrom", sig * units, n, products, time.perf_counter() - begin, details)

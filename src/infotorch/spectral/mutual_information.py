@@ -32,6 +32,7 @@ from .kernel import (
     _to_base_from_bits,
     as_points,
     check_sigma,
+    labels_for,
     pow2_units,
     subset_mutual_information,
 )
@@ -111,17 +112,6 @@ def cluster_references(reference: Tensor, n_clusters: int = 10, *, discrete: boo
     return torch.as_tensor(np.asarray(labels).reshape(-1))
 
 
-def _labels(labels: Any, n: int) -> Tensor:
-    lab = (
-        v.ensure_tensor(labels, "labels").reshape(-1)
-        if isinstance(labels, Tensor)
-        else torch.as_tensor(labels).reshape(-1)
-    )
-    if lab.shape[0] != n:
-        raise ValueError(f"labels must hold one label per point: {lab.shape[0]} labels for {n} points")
-    return lab
-
-
 def diffusion_spectral_mutual_information(
     x: Tensor,
     labels: Tensor,
@@ -152,7 +142,7 @@ def diffusion_spectral_mutual_information(
     True
     """
     pts = as_points(x, "x", dtype)
-    lab = _labels(labels, pts.shape[0])
+    lab = labels_for(labels, pts.shape[0])
     kernel = DiffusionKernel.from_points(pts, check_sigma(sigma))
     return kernel.mutual_information(lab, t, num_repetitions=num_repetitions, seed=seed, base=base).to(_out_dtype(x))
 
@@ -184,7 +174,7 @@ def adjacency_spectral_mutual_information(
     """
     v.check_choice(graph, GRAPHS, "graph")
     pts = as_points(x, "x", dtype)
-    lab = _labels(labels, pts.shape[0])
+    lab = labels_for(labels, pts.shape[0])
     base_matrix = (
         squared_distances(pow2_units(pts))
         if graph == "knn"

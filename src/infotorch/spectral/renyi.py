@@ -32,6 +32,7 @@ from torch import Tensor
 
 from .. import _validation as v
 from .graphs import squared_distances
+from .kernel import _out_dtype, safe_units
 
 __all__ = [
     "matrix_renyi_entropy",
@@ -64,12 +65,9 @@ def normalized_gram(x: Tensor, sigma: float = 1.0, kernel: str = "gaussian") -> 
     v.check_finite(x, "x")
     n = x.shape[0]
     if kernel == "gaussian":
-        s = v.check_positive_number(sigma, "sigma")
         # A(x, σ) = A(x/c, σ/c): points whose squares would leave the dtype's range in units of c
-        limit = torch.finfo(x.dtype).max ** 0.25
-        c = float((x - x.mean(0, keepdim=True)).detach().abs().amax())
-        if c > limit or 0 < c < 1.0 / limit:
-            x, s = x / c, s / c
+        x, scaled, _ = safe_units(x, v.check_positive_number(sigma, "sigma"))
+        s = float(scaled)
         if 2 * s * s < torch.finfo(x.dtype if x.is_floating_point() else torch.float32).tiny:
             raise ValueError(
                 f"sigma must be at least {math.sqrt(torch.finfo(x.dtype).tiny):.3g} for {x.dtype}, got {sigma!r}"
@@ -83,11 +81,6 @@ def normalized_gram(x: Tensor, sigma: float = 1.0, kernel: str = "gaussian") -> 
         raise ValueError("x must have no zero rows for the linear (cosine) kernel")
     inv = diag.rsqrt()
     return inv[:, None] * k * inv[None, :] / n
-
-
-def _out_dtype(x: Any) -> torch.dtype:
-    """The dtype of a result: the points' floating dtype (half included), else the default."""
-    return x.dtype if isinstance(x, Tensor) and x.is_floating_point() else torch.get_default_dtype()
 
 
 def _check_alpha(alpha: Any) -> float:
